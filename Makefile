@@ -1,0 +1,40 @@
+# Two commands: `make run` (set up + run the pipeline on embedded defaults) and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test lint typecheck pytest ui bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check uv 2>/dev/null
+	@VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/uv pip install -q -e ".[dev]"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(BIN)/phm run
+
+test: setup lint typecheck pytest
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck:
+	$(BIN)/mypy pipelines connectors pseudonymisation quality cohort linkage synthetic phm
+
+pytest:
+	$(BIN)/pytest -q
+
+ui: setup
+	DAGSTER_HOME=$(abspath .phm/dagster) $(BIN)/dagster dev -w workspace.yaml
+
+bench: setup
+	$(BIN)/phm bench generate --persons 1000000
+	$(BIN)/phm bench pipeline --persons 1000000
+
+clean:
+	rm -rf .phm

@@ -1,0 +1,1 @@
+"""The `phm` command line: generate, run, bench, ui (see `phm --help`)."""

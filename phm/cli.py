@@ -1,0 +1,171 @@
+"""`phm`: the one command-line entry point (generate, run, bench, ui).
+
+Environment is read here, once, and handed to the code below as arguments. Errors a user can cause
+(bad arguments, a malformed file, missing keys) end in one line on stderr and a non-zero exit; they
+never show a traceback, and their messages never carry patient values.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from pipelines.home import DEFAULT_DATA, DEFAULT_HOME
+
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    no_args_is_help=True,
+    help="Population health management pipeline for an ICS (synthetic data only).",
+)
+bench_app = typer.Typer(help="Benchmarks: each prints figures and ends with one JSON line.")
+app.add_typer(bench_app, name="bench")
+
+Persons = Annotated[int, typer.Option("--persons", min=1, help="Number of people in the synthetic ICS.")]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed: same seed, same bytes.")]
+Months = Annotated[int, typer.Option("--months", min=1, max=120, help="Months of extracts.")]
+EndMonth = Annotated[str, typer.Option("--end-month", help="Last extract month, YYYY-MM.")]
+DataDir = Annotated[Path, typer.Option("--data", help="Folder holding landing/ (and truth/).")]
+HomeDir = Annotated[Path, typer.Option("--home", help="Installation home: warehouse, vault, keys, Dagster.")]
+
+
+class UserError(Exception):
+    """An error caused by input or configuration; shown as one line without a traceback."""
+
+
+@app.command()
+def generate(
+    persons: Persons = 20_000,
+    seed: Seed = 42,
+    months: Months = 24,
+    end_month: EndMonth = "2026-10",
+    out: Annotated[Path, typer.Option("--out", help="Output folder (landing/ and truth/).")] = DEFAULT_DATA,
+) -> None:
+    """Generate a synthetic ICS: monthly extracts in OUT/landing, hidden ground truth in OUT/truth."""
+    from phm.progress import progress_bar
+    from synthetic import GeneratorConfig
+    from synthetic import generate as run_generator
+
+    config = GeneratorConfig(persons=persons, seed=seed, months=months, end_month=end_month)
+    with progress_bar("generate") as progress:
+        summary = run_generator(config, out, progress=progress)
+    typer.echo(f"wrote {summary.files_written} files for {summary.persons:,} persons to {out}")
+
+
+@app.command()
+def run(
+    data: DataDir = DEFAULT_DATA,
+    home: HomeDir = DEFAULT_HOME,
+    persons: Annotated[
+        int, typer.Option("--persons", min=1, help="People in the demo ICS, if it must be generated.")
+    ] = 20_000,
+) -> None:
+    """Run the whole pipeline headless in Dagster: landing -> opt-outs -> tracing -> vault -> warehouse."""
+    from phm.runner import run_pipeline
+
+    run_pipeline(data=data, home=home, demo_persons=persons, console=Console(highlight=False))
+
+
+@app.command()
+def ui(data: DataDir = DEFAULT_DATA, home: HomeDir = DEFAULT_HOME) -> None:
+    """Start the Dagster UI (dagster dev) on this installation."""
+    from pipelines.home import Home
+
+    h = Home(home.resolve()).prepare()
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(h.dagster_home),
+        "PHM_HOME": str(h.root),
+        "PHM_DATA": str(data.resolve()),
+    }
+    workspace = Path(__file__).resolve().parents[1] / "workspace.yaml"
+    dagster = Path(sys.executable).with_name("dagster")
+    os.execve(dagster, [str(dagster), "dev", "-w", str(workspace)], env)
+
+
+@bench_app.command("generate")
+def bench_generate(persons: Persons = 1_000_000, seed: Seed = 42, months: Months = 24) -> None:
+    """Time the synthetic generator."""
+    from phm.bench import bench_generate as run_bench
+
+    run_bench(persons=persons, seed=seed, months=months)
+
+
+@bench_app.command("pipeline")
+def bench_pipeline(persons: Persons = 1_000_000, seed: Seed = 42, months: Months = 24) -> None:
+    """Time landing -> warehouse, stage by stage (data generated first, outside the timing)."""
+    from phm.bench import bench_pipeline as run_bench
+
+    run_bench(persons=persons, seed=seed, months=months)
+
+
+def _domain_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions whose message is written for the user (and carries no patient values)."""
+    errors: list[type[BaseException]] = [UserError, FileNotFoundError, NotADirectoryError, PermissionError]
+    try:
+        from connectors import ExtractFileError, ReconciliationError
+
+        errors += [ExtractFileError, ReconciliationError]
+    except ImportError:  # pragma: no cover - connectors always present in an install
+        pass
+    try:
+        from pseudonymisation.keys import KeyUnavailableError, WeakKeyError
+
+        errors += [KeyUnavailableError, WeakKeyError]
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        from phm.runner import PipelineFailed
+
+        errors.append(PipelineFailed)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errors)
+
+
+def _say(message: str) -> None:
+    """Write a message to stderr as is: no wrapping, no markup (tests and scripts parse it)."""
+    sys.stderr.write(message.rstrip() + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, turning usage and domain errors into one line and an exit code."""
+    command = typer.main.get_command(app)
+    debug = os.environ.get("PHM_DEBUG") == "1"  # developers only: show tracebacks
+    try:
+        command.main(argv if argv is not None else sys.argv[1:], prog_name="phm", standalone_mode=False)
+    except typer.TyperException as exc:
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        _say(f"phm: error: {message}")
+        return 2
+    except typer.Abort:
+        _say("phm: aborted")
+        return 130
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except ValueError as exc:
+        if debug:
+            raise
+        _say(f"phm: error: {exc}")
+        return 2
+    except _domain_errors() as exc:
+        if debug:
+            raise
+        _say(f"phm: {exc}")
+        return 1
+    except Exception as exc:  # last resort: no traceback (it could quote data) unless debugging
+        if debug:
+            raise
+        _say(f"phm: internal error ({type(exc).__name__}); rerun with PHM_DEBUG=1 to see the traceback")
+        return 3
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,119 @@
+"""`phm run`: materialise every asset headless, in-process, against a persistent Dagster home.
+
+Runs exactly the job the Dagster UI runs (`load_all` over every month found in landing), so a run
+from the terminal shows up in the UI's run history and asset catalogue too.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from rich.console import Console
+from rich.table import Table
+
+from pipelines import steps
+from pipelines.home import DEFAULT_DATA, Home
+from pipelines.partitions import extract_months
+from pipelines.sensors import RANGE_END, RANGE_START
+
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
+
+class PipelineFailed(Exception):
+    """The run failed; the message lists the failing steps (file and problem, no patient values)."""
+
+
+def ensure_demo_data(data: Path, persons: int, console: Console) -> None:
+    """Generate the demo ICS on first use of the embedded defaults; refuse a missing custom folder."""
+    if (data / "landing").is_dir():
+        return
+    if data.resolve() != DEFAULT_DATA.resolve():
+        raise FileNotFoundError(
+            f"no landing folder at {data / 'landing'} (generate one with `phm generate --out {data}`)"
+        )
+    from phm.progress import progress_bar
+    from synthetic import GeneratorConfig, generate
+
+    console.print(f"No data yet: generating the demo ICS ({persons:,} synthetic people) into {data}")
+    with progress_bar("generate") as progress:
+        generate(GeneratorConfig(persons=persons), data, progress=progress)
+
+
+def run_pipeline(*, data: Path, home: Path, demo_persons: int, console: Console) -> None:
+    """Generate the demo if needed, then run `load_all` over every landing month and print a summary."""
+    data, home = data.resolve(), home.resolve()
+    ensure_demo_data(data, demo_persons, console)
+    h = Home(home).prepare()
+    os.environ["DAGSTER_HOME"] = str(h.dagster_home)  # the CLI is an entry point: set once, here
+    with dg.DagsterInstance.get() as instance:
+        months = load(
+            data=data, home=h, instance=instance, key_mode=os.environ.get("PHM_ENV", "dev"), console=console
+        )
+    console.print(f"Loaded {len(months)} months ({months[0]} to {months[-1]}).")
+    print_summary(h, console)
+
+
+def load(
+    *,
+    data: Path,
+    home: Home,
+    instance: dg.DagsterInstance,
+    key_mode: str = "dev",
+    console: Console | None = None,
+) -> list[str]:
+    """Run the `load_all` job over every month found in DATA/landing; raise PipelineFailed on failure."""
+    from pipelines.definitions import build_definitions
+
+    months = steps.landing_months(data / "landing")
+    if not months:
+        raise FileNotFoundError(f"no extract files under {data / 'landing'}")
+    defs = build_definitions(data=str(data), home=str(home.root), key_mode=key_mode)
+    known = set(instance.get_dynamic_partitions(extract_months.name))
+    instance.add_dynamic_partitions(extract_months.name, [m for m in months if m not in known])
+    if console is not None:
+        console.print(f"Loading {len(months)} months ({months[0]} to {months[-1]}) from {data / 'landing'}")
+    result = defs.resolve_job_def("load_all").execute_in_process(
+        instance=instance,
+        tags={RANGE_START: months[0], RANGE_END: months[-1]},
+        run_config=QUIET_LOGS,
+        raise_on_error=False,
+    )
+    if not result.success:
+        failures = [
+            f"{e.step_key}: {e.step_failure_data.error.message.strip() if e.step_failure_data.error else ''}"
+            for e in result.all_events
+            if e.is_step_failure and e.step_failure_data is not None
+        ]
+        raise PipelineFailed(
+            "run failed; the published warehouse is unchanged.\n"
+            + "\n".join(failures or ["(see Dagster UI)"])
+        )
+    return months
+
+
+def print_summary(home: Home, console: Console) -> None:
+    """One screen: persons, records per source, opted out, quarantined, traced."""
+    con = duckdb.connect(str(home.warehouse), read_only=True)
+    try:
+        persons = con.sql("select count(*) from person").fetchone()
+        recon = con.sql(
+            "select source, sum(rows_in), sum(loaded), sum(quarantined), sum(opted_out), sum(excluded) "
+            "from reconciliation group by source order by source"
+        ).fetchall()
+        links = con.sql("select link_method, count(*) from person group by 1 order by 2 desc").fetchall()
+    finally:
+        con.close()
+    table = Table(title="Load summary (rows)")
+    for col in ("source", "in", "loaded", "quarantined", "opted out", "excluded"):
+        table.add_column(col, justify="left" if col == "source" else "right")
+    for row in recon:
+        table.add_row(str(row[0]), *(f"{int(v or 0):,}" for v in row[1:]))
+    console.print(table)
+    console.print(
+        f"Persons in warehouse: {int(persons[0] if persons else 0):,}  |  link methods: "
+        + ", ".join(f"{m} {n:,}" for m, n in links)
+    )
+    console.print(f"Warehouse (read-only for analysts): {home.warehouse}")

@@ -1,0 +1,104 @@
+"""Where an installation keeps its files: the identifiable zone, the pseudonymised zone, the warehouse.
+
+One `Home` per installation. The identifiable zone is created 0700 so that only the service account
+can read staged identifiable records, the vault and dev keys; see docs/security.md.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_HOME = REPO_ROOT / ".phm"
+DEFAULT_DATA = DEFAULT_HOME / "demo"
+
+
+@dataclass(frozen=True)
+class Home:
+    """The folders of one installation (see docs/architecture.md, 'Home layout')."""
+
+    root: Path
+
+    @property
+    def identifiable(self) -> Path:
+        return self.root / "identifiable"
+
+    @property
+    def keys(self) -> Path:
+        return self.identifiable / "keys"
+
+    @property
+    def vault(self) -> Path:
+        return self.identifiable / "vault" / "vault.duckdb"
+
+    @property
+    def opt_outs(self) -> Path:
+        return self.identifiable / "opt_outs.parquet"
+
+    @property
+    def gp_master(self) -> Path:
+        return self.identifiable / "gp_master.parquet"
+
+    @property
+    def master_postcodes(self) -> Path:
+        return self.identifiable / "gp_master_postcodes.parquet"
+
+    def staged(self, source: str, month: str | None = None) -> Path:
+        base = self.identifiable / "staged" / source
+        return base if month is None else base / f"{month}.parquet"
+
+    def quarantine(self, source: str, month: str | None = None) -> Path:
+        base = self.identifiable / "quarantine" / source
+        return base if month is None else base / f"{month}.parquet"
+
+    @property
+    def pseudonymised(self) -> Path:
+        return self.root / "pseudonymised"
+
+    @property
+    def pseudo_staged_dir(self) -> Path:
+        return self.pseudonymised / "staged"
+
+    def pseudo_staged(self, source: str, month: str | None = None) -> Path:
+        base = self.pseudo_staged_dir / source
+        return base if month is None else base / f"{month}.parquet"
+
+    @property
+    def ops_dir(self) -> Path:
+        return self.pseudonymised / "ops"
+
+    def ops(self, kind: str, source: str, month: str) -> Path:
+        return self.ops_dir / kind / f"{source}_{month}.parquet"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse" / "warehouse.duckdb"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.root / "dagster"
+
+    def prepare(self) -> Home:
+        """Create the folders; the identifiable zone (and everything under it) only for the owner."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.identifiable.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(self.identifiable, 0o700)
+        for path in (
+            self.pseudonymised,
+            self.ops_dir,
+            self.pseudo_staged_dir,
+            self.warehouse.parent,
+            self.reports,
+            self.dagster_home,
+        ):
+            path.mkdir(parents=True, exist_ok=True)
+        dagster_yaml = self.dagster_home / "dagster.yaml"
+        if not dagster_yaml.exists():
+            dagster_yaml.write_text("telemetry:\n  enabled: false\n")
+        return self

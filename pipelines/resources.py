@@ -1,0 +1,47 @@
+"""Dagster resources: where the installation lives, and the keys.
+
+Paths and key mode reach the code as resource fields set at the entry point (definitions.py or
+`phm run`), never read from the environment deep inside the domain code.
+"""
+
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.home import Home
+from pseudonymisation import KeyProvider
+
+
+class PhmPaths(dg.ConfigurableResource):
+    """The data folder (holding landing/) and the installation home."""
+
+    data: str
+    home: str
+
+    @property
+    def landing(self) -> Path:
+        return Path(self.data) / "landing"
+
+    def installation(self) -> Home:
+        return Home(Path(self.home)).prepare()
+
+
+class PhmKeys(dg.ConfigurableResource):
+    """Key provider. In dev mode keys are generated on first use under HOME/identifiable/keys (0600).
+
+    Outside dev mode keys come from PHM_TOKEN_KEY / PHM_VAULT_KEY (passed in as `dg.EnvVar`s) or
+    from key files in `key_dir`; missing or weak keys are refused.
+    """
+
+    mode: str = "dev"
+    key_dir: str = ""
+    token_key: str | None = None
+    vault_key: str | None = None
+
+    def provider(self, home: Home) -> KeyProvider:
+        key_dir = Path(self.key_dir) if self.key_dir else home.keys
+        if self.token_key or self.vault_key:
+            return KeyProvider.from_values(token_key=self.token_key, vault_key=self.vault_key)
+        if self.mode == "dev":
+            return KeyProvider.dev(key_dir)
+        return KeyProvider.from_dir(key_dir)

@@ -1,0 +1,57 @@
+"""A sensor that notices new or changed files in landing and loads their months."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import dagster as dg
+
+from connectors.spec import EXTRACTS
+from pipelines.partitions import extract_months
+from pipelines.resources import PhmPaths
+
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+
+
+def _landing_files(landing: Path) -> dict[str, float]:
+    files: dict[str, float] = {}
+    for source in EXTRACTS:
+        for path in sorted((landing / source).glob(f"{source}_*.csv")):
+            files[str(path.relative_to(landing))] = path.stat().st_mtime
+    for folder in ("registers", "reference"):
+        for path in sorted((landing / folder).glob("*")):
+            files[str(path.relative_to(landing))] = path.stat().st_mtime
+    return files
+
+
+@dg.sensor(job_name="load_all", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+def landing_sensor(context: dg.SensorEvaluationContext, paths: PhmPaths) -> dg.SensorResult:
+    """New or changed extract files -> add their months as partitions and run a load over them."""
+    seen: dict[str, float] = json.loads(context.cursor) if context.cursor else {}
+    current = _landing_files(paths.landing)
+    changed = sorted(name for name, mtime in current.items() if seen.get(name) != mtime)
+    if not changed:
+        return dg.SensorResult(skip_reason="no new or changed files in landing", cursor=json.dumps(current))
+    months = sorted(
+        {Path(n).stem.rsplit("_", 1)[-1] for n in current if "/" in n and n.split("/")[0] in EXTRACTS}
+    )
+    known = set(context.instance.get_dynamic_partitions(extract_months.name))
+    new = [m for m in months if m not in known]
+    registers_changed = any(n.startswith(("registers/", "reference/")) for n in changed)
+    changed_months = sorted({Path(n).stem.rsplit("_", 1)[-1] for n in changed if n.split("/")[0] in EXTRACTS})
+    to_load = months if registers_changed else changed_months
+    run_requests = []
+    if to_load:
+        run_requests.append(
+            dg.RunRequest(
+                run_key="landing-"
+                + hashlib.sha256(json.dumps(current, sort_keys=True).encode()).hexdigest()[:16],
+                tags={RANGE_START: to_load[0], RANGE_END: to_load[-1]},
+            )
+        )
+    return dg.SensorResult(
+        run_requests=run_requests,
+        dynamic_partitions_requests=[extract_months.build_add_request(new)] if new else [],
+        cursor=json.dumps(current),
+    )

@@ -1,0 +1,205 @@
+"""The pipeline's stages as plain functions, file in and file out.
+
+Dagster assets (`pipelines.assets_*`) and `phm bench pipeline` both call these, so what is benchmarked
+is what runs. Each stage writes its outputs atomically (temp file then rename) so a crash never
+leaves half a file for the next stage; the warehouse itself is rebuilt into a new file and swapped in.
+
+Stages:
+1. `load_registers`   NDOO + Type 1 opt-outs and non-sharing practices (identifiable zone)
+2. `ingest_month`     one source, one month: connector -> staged records + quarantine + ops counts
+3. `build_gp_master`  the GP demographic master used for tracing
+4. `pseudonymise_source`  trace records lacking an NHS number, re-check opt-outs, tokenise, vault,
+                      de-identify -> pseudonymised staged records; final reconciliation per file
+5. `publish_warehouse` build the DuckDB warehouse from pseudonymised files and swap it in
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+
+import connectors
+import linkage
+from connectors.spec import EXTRACTS, GP_SOURCES, extract_filename
+from pipelines.home import Home
+from pseudonymisation import KeyProvider, Tokeniser, Vault, deidentify
+
+
+@dataclass(frozen=True)
+class Registers:
+    """What governs a load: who has opted out, which practices share GP data, reference lookups."""
+
+    opt_outs: connectors.OptOuts
+    non_sharing: frozenset[str]
+    postcode_lsoa: pl.DataFrame
+
+
+@dataclass
+class StageCounts:
+    """Counts a stage reports (never patient values): safe for logs and Dagster metadata."""
+
+    rows_in: int = 0
+    loaded: int = 0
+    quarantined: int = 0
+    opted_out: int = 0
+    excluded: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "rows_in": self.rows_in,
+            "loaded": self.loaded,
+            "quarantined": self.quarantined,
+            "opted_out": self.opted_out,
+            "excluded": self.excluded,
+            **self.extra,
+        }
+
+
+def write_parquet(frame: pl.DataFrame, path: Path) -> None:
+    """Write atomically: a crash leaves either the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.write_parquet(tmp, compression="zstd", statistics=True)
+    os.replace(tmp, path)
+
+
+def landing_months(landing: Path) -> list[str]:
+    """Months ('YYYY-MM') for which any source has a file in landing, sorted."""
+    months: set[str] = set()
+    for source in EXTRACTS:
+        for path in (landing / source).glob(f"{source}_*.csv"):
+            months.add(path.stem.removeprefix(f"{source}_"))
+    return sorted(months)
+
+
+def load_registers(landing: Path, home: Home) -> Registers:
+    """Read the opt-out and data-sharing registers and reference lookups; keep opt-outs identifiable-side."""
+    opt_outs = connectors.load_opt_outs(landing)
+    write_parquet(opt_outs.to_frame(), home.opt_outs)
+    return Registers(
+        opt_outs=opt_outs,
+        non_sharing=connectors.load_non_sharing(landing),
+        postcode_lsoa=connectors.read_reference(landing, "postcode_lsoa"),
+    )
+
+
+def ingest_month(
+    source: str, month: str, landing: Path, home: Home, registers: Registers, load_id: str
+) -> StageCounts | None:
+    """Run one source's connector over one month's file. Returns None when the file is absent.
+
+    Raises `connectors.ExtractFileError` for a malformed file before anything is written, so the
+    previous load of that month stays in place.
+    """
+    path = landing / extract_filename(source, month)
+    if not path.exists():
+        return None
+    result = connectors.ingest_file(
+        source,
+        path,
+        landing=landing,
+        opt_outs=registers.opt_outs,
+        non_sharing=registers.non_sharing,
+        load_id=load_id,
+    )
+    result.reconcile()
+    write_parquet(result.records, home.staged(source, month))
+    write_parquet(result.quarantine, home.quarantine(source, month))
+    write_parquet(result.quarantine_counts, home.ops("quarantine", source, month))
+    write_parquet(result.removed, home.ops("opt_out", source, month))
+    write_parquet(result.reconciliation_frame(), home.ops("reconciliation_connector", source, month))
+    rec = result.reconciliation
+    return StageCounts(rec["rows_in"], rec["loaded"], rec["quarantined"], rec["opted_out"], rec["excluded"])
+
+
+def staged_months(home: Home, source: str) -> list[str]:
+    """Months with staged identifiable records for a source."""
+    return sorted(p.stem for p in home.staged(source).glob("*.parquet"))
+
+
+def build_gp_master(home: Home) -> int:
+    """Build the GP demographic master from every staged gp_patients month; returns its row count."""
+    files = [home.staged("gp_patients", m) for m in staged_months(home, "gp_patients")]
+    if not files:
+        master = linkage.build_master(pl.DataFrame())
+        postcodes = pl.DataFrame(schema={"nhs_number": pl.String, "postcode": pl.String})
+    else:
+        patients = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+        master, postcodes = linkage.build_master(patients), linkage.master_postcodes(patients)
+    write_parquet(master, home.gp_master)
+    write_parquet(postcodes, home.master_postcodes)
+    return master.height
+
+
+def pseudonymise_source(source: str, home: Home, keys: KeyProvider, registers: Registers) -> StageCounts:
+    """Trace, re-check opt-outs, tokenise into the vault and de-identify every staged month of a source.
+
+    Traced records can turn out to belong to someone who opted out: they are dropped here and the
+    file's reconciliation moves them from loaded to opted out, so the books still balance.
+    """
+    master = pl.read_parquet(home.gp_master)
+    postcodes = pl.read_parquet(home.master_postcodes)
+    tokeniser = Tokeniser(keys.token_key(), domain="warehouse")
+    total = StageCounts()
+    with Vault.open(home.vault, keys.vault_key()) as vault:
+        for month in staged_months(home, source):
+            records = pl.read_parquet(home.staged(source, month))
+            if source not in GP_SOURCES:
+                records = linkage.trace(records, master, master_postcodes=postcodes, namespace=source)
+            else:
+                records = records.with_columns(link_method=pl.lit("nhs_number"), link_confidence=pl.lit(1.0))
+            kept, removed = registers.opt_outs.apply(records, source=source, stage="trace")
+            identified = kept.filter(pl.col("nhs_number").is_not_null())
+            tokens = tokeniser.tokenise(identified["nhs_number"])
+            vault.put_many(tokens, identified["nhs_number"])
+            out = deidentify(kept, tokeniser, registers.postcode_lsoa)
+            write_parquet(out, home.pseudo_staged(source, month))
+            write_parquet(removed, home.ops("opt_out_trace", source, month))
+            rec = _final_reconciliation(home, source, month, traced_opted_out=kept_removed(records, kept))
+            write_parquet(rec, home.ops("reconciliation", source, month))
+            total.loaded += int(rec["loaded"].sum())
+            total.opted_out += int(rec["opted_out"].sum())
+            total.rows_in += int(rec["rows_in"].sum())
+            total.quarantined += int(rec["quarantined"].sum())
+            total.excluded += int(rec["excluded"].sum())
+    return total
+
+
+def kept_removed(before: pl.DataFrame, after: pl.DataFrame) -> int:
+    return before.height - after.height
+
+
+def _final_reconciliation(home: Home, source: str, month: str, *, traced_opted_out: int) -> pl.DataFrame:
+    """The connector's reconciliation with trace-stage opt-outs moved from loaded to opted out."""
+    rec = pl.read_parquet(home.ops("reconciliation_connector", source, month))
+    rec = rec.with_columns(
+        loaded=pl.col("loaded") - traced_opted_out,
+        opted_out=pl.col("opted_out") + traced_opted_out,
+    )
+    row = rec.row(0, named=True)
+    if row["rows_in"] != row["loaded"] + row["quarantined"] + row["opted_out"] + row["excluded"]:
+        raise connectors.ReconciliationError(
+            f"{source} {month}: rows in {row['rows_in']} != loaded {row['loaded']} + quarantined "
+            f"{row['quarantined']} + opted out {row['opted_out']} + excluded {row['excluded']}"
+        )
+    return rec
+
+
+def publish_warehouse(
+    home: Home, landing: Path, load_id: str, *, built_at: datetime
+) -> linkage.WarehouseStats:
+    """Rebuild the analyst warehouse from the pseudonymised zone and swap it in atomically."""
+    return linkage.build_warehouse(
+        staged_dir=home.pseudo_staged_dir,
+        ops_dir=home.ops_dir,
+        reference_dir=landing / "reference",
+        out_path=home.warehouse,
+        load_id=load_id,
+        built_at=built_at,
+        codelists_dir=Path(__file__).resolve().parents[1] / "codelists",
+    )
