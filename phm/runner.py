@@ -98,7 +98,7 @@ def print_summary(home: Home, console: Console) -> None:
     """One screen: persons, records per source, opted out, quarantined, traced."""
     con = duckdb.connect(str(home.warehouse), read_only=True)
     try:
-        persons = con.sql("select count(*) from person").fetchone()
+        persons = con.sql("select count(*) from person").fetchall()
         recon = con.sql(
             "select source, sum(rows_in), sum(loaded), sum(quarantined), sum(opted_out), sum(excluded) "
             "from reconciliation group by source order by source"
@@ -113,7 +113,7 @@ def print_summary(home: Home, console: Console) -> None:
         table.add_row(str(row[0]), *(f"{int(v or 0):,}" for v in row[1:]))
     console.print(table)
     console.print(
-        f"Persons in warehouse: {int(persons[0] if persons else 0):,}  |  link methods: "
+        f"Persons in warehouse: {int(persons[0][0] if persons else 0):,}  |  link methods: "
         + ", ".join(f"{m} {n:,}" for m, n in links)
     )
     console.print(f"Warehouse (read-only for analysts): {home.warehouse}")

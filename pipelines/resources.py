@@ -41,7 +41,8 @@ class PhmKeys(dg.ConfigurableResource):
     def provider(self, home: Home) -> KeyProvider:
         key_dir = Path(self.key_dir) if self.key_dir else home.keys
         if self.token_key or self.vault_key:
-            return KeyProvider.from_values(token_key=self.token_key, vault_key=self.vault_key)
+            env = {"PHM_TOKEN_KEY": self.token_key or "", "PHM_VAULT_KEY": self.vault_key or ""}
+            return KeyProvider.from_env(env)
         if self.mode == "dev":
             return KeyProvider.dev(key_dir)
-        return KeyProvider.from_dir(key_dir)
+        return KeyProvider.from_directory(key_dir)

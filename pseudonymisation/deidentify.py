@@ -1,0 +1,112 @@
+"""Turn a canonical identifiable record frame into its pseudonymised form for the warehouse.
+
+Adds ``person_token`` (token of the NHS number, else an existing ``pseudo_id``), generalises date of
+birth to ``birth_year_month`` ('YYYY-MM'), date of death to ``death_year_month`` and postcode to
+``lsoa21`` (LSOA 2021 code), then drops every column in ``IDENTIFIABLE_COLUMNS``. This is the last step
+before the warehouse: what it does not drop reaches analysts.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from .tokens import Tokeniser
+
+__all__ = ["IDENTIFIABLE_COLUMNS", "deidentify", "normalise_postcode"]
+
+IDENTIFIABLE_COLUMNS: tuple[str, ...] = (
+    "nhs_number",
+    "given_name",
+    "middle_names",
+    "family_name",
+    "full_name",
+    "date_of_birth",
+    "date_of_death",
+    "postcode",
+    "address",
+    "address_line_1",
+    "address_line_2",
+    "address_line_3",
+    "address_line_4",
+    "address_line_5",
+    "telephone",
+    "email",
+)
+
+
+def normalise_postcode(expr: pl.Expr) -> pl.Expr:
+    """Upper case, no inner spaces, then one space before the inward code (last 3 characters)."""
+    compact = expr.str.to_uppercase().str.replace_all(r"\s+", "")
+    return (
+        pl.when(compact.str.len_chars() >= 5)
+        .then(compact.str.slice(0, compact.str.len_chars() - 3) + " " + compact.str.slice(-3))
+        .otherwise(None)
+    )
+
+
+def _year_month(frame: pl.DataFrame, column: str) -> pl.Expr:
+    dtype = frame.schema[column]
+    if not (dtype == pl.Date or isinstance(dtype, pl.Datetime)):
+        raise TypeError(f"{column} must be a Date (or Datetime) column, got {dtype}")
+    return pl.col(column).dt.strftime("%Y-%m")
+
+
+def _lsoa_lookup(postcode_lsoa: pl.DataFrame) -> pl.DataFrame:
+    missing = {"postcode", "lsoa21cd"} - set(postcode_lsoa.columns)
+    if missing:
+        raise ValueError(f"postcode_lsoa lookup lacks column(s) {sorted(missing)}")
+    lookup = (
+        postcode_lsoa.select(
+            normalise_postcode(pl.col("postcode")).alias("_pc"), pl.col("lsoa21cd").alias("_lsoa21")
+        )
+        .drop_nulls("_pc")
+        .unique()
+    )
+    if lookup.get_column("_pc").n_unique() != lookup.height:
+        # A postcode in two LSOAs would duplicate records in the join; the lookup must be fixed upstream.
+        raise ValueError("postcode_lsoa maps some postcodes to more than one LSOA")
+    return lookup
+
+
+def deidentify(
+    frame: pl.DataFrame, tokeniser: Tokeniser, postcode_lsoa: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """Pseudonymise a record frame: add token and generalised fields, drop identifiable columns.
+
+    * ``person_token`` = token(nhs_number), falling back to ``pseudo_id`` where the NHS number is null;
+    * ``birth_year_month`` from ``date_of_birth``, ``death_year_month`` from ``date_of_death``;
+    * ``lsoa21`` from ``postcode`` via ``postcode_lsoa`` (columns ``postcode``, ``lsoa21cd``); an existing
+      ``lsoa21`` value wins. Raises if there is a postcode but neither a lookup nor an ``lsoa21`` column.
+
+    Row order and count are preserved.
+    """
+    cols = set(frame.columns)
+    out = frame
+    token_parts: list[pl.Expr] = []
+    if "nhs_number" in cols:
+        out = out.with_columns(tokeniser.tokenise(out.get_column("nhs_number")).alias("_token"))
+        token_parts.append(pl.col("_token"))
+    if "pseudo_id" in cols:
+        token_parts.append(pl.col("pseudo_id"))
+    if token_parts:
+        out = out.with_columns(pl.coalesce(token_parts).alias("person_token"))
+    if "date_of_birth" in cols:
+        out = out.with_columns(_year_month(frame, "date_of_birth").alias("birth_year_month"))
+    if "date_of_death" in cols:
+        out = out.with_columns(_year_month(frame, "date_of_death").alias("death_year_month"))
+    if "postcode" in cols:
+        if postcode_lsoa is None:
+            if "lsoa21" not in cols:
+                raise ValueError("frame has postcode but no postcode_lsoa lookup was given to derive lsoa21")
+        else:
+            lookup = _lsoa_lookup(postcode_lsoa)
+            out = out.with_columns(normalise_postcode(pl.col("postcode")).alias("_pc")).join(
+                lookup, on="_pc", how="left", maintain_order="left"
+            )
+            existing = [pl.col("lsoa21")] if "lsoa21" in cols else []
+            out = out.with_columns(pl.coalesce([*existing, pl.col("_lsoa21")]).alias("lsoa21"))
+    drop = [c for c in out.columns if c in IDENTIFIABLE_COLUMNS or c in {"_token", "_pc", "_lsoa21"}]
+    out = out.drop(drop)
+    if "person_token" in out.columns:
+        out = out.select("person_token", pl.exclude("person_token"))
+    return out
