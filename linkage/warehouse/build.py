@@ -1,0 +1,164 @@
+"""Build the analyst warehouse into a fresh file and publish it atomically (pseudonymised zone).
+
+The warehouse is a pure function of the staged pseudonymised parquet, the ops parquet and the reference
+files: every build starts from an empty file, so re-running a month (which overwrites its staged
+parquet) replaces that month's rows and can never duplicate them. The file is built next to the
+published one as `<name>.building`, checked, checkpointed, closed and then `os.replace`d over the
+published path: readers that already hold the old file keep reading it, new readers get the new one,
+and a failed build leaves the published file untouched.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+from linkage.warehouse.checks import WarehouseCheckError, run_checks
+from linkage.warehouse.reference import load_reference
+from linkage.warehouse.schema import FORBIDDEN_COLUMNS, OPS_TABLES, STAGED_COLUMNS, TABLES
+
+_SQL_SCRIPTS = ("activity.sql", "person.sql")
+
+
+@dataclass(frozen=True)
+class WarehouseStats:
+    """Counts from one build: rows per published table, duplicate natural keys per activity table."""
+
+    path: Path
+    load_id: str
+    rows: dict[str, int] = field(default_factory=dict)
+    duplicate_keys: dict[str, int] = field(default_factory=dict)
+    unclassified_mhsds: int = 0
+
+
+def build_warehouse(
+    staged_dir: Path,
+    ops_dir: Path,
+    reference_dir: Path,
+    out_path: Path,
+    *,
+    load_id: str,
+    built_at: datetime,
+    codelists_dir: Path | None = None,
+    non_sharing_practices: Path | None = None,
+    before_publish: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+) -> WarehouseStats:
+    """Build the warehouse from `staged_dir/<source>/<YYYY-MM>.parquet` and publish it at `out_path`.
+
+    `built_at` is recorded in `load_log` (passed in, so a build is deterministic). The non-sharing
+    register defaults to `reference_dir/../registers/non_sharing_practices.csv` when it exists.
+    `before_publish` runs on the building connection after the tables exist and before the checks
+    (e.g. quality results written into the same file); if it raises, nothing is published.
+    """
+    if non_sharing_practices is None:
+        default = reference_dir.parent / "registers" / "non_sharing_practices.csv"
+        non_sharing_practices = default if default.is_file() else None
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    building = out_path.with_suffix(".building")
+    _remove(building)
+    con = duckdb.connect(str(building))
+    try:
+        con.execute("SET python_enable_replacements = false")
+        _stage(con, staged_dir)
+        load_reference(con, reference_dir, codelists_dir, non_sharing_practices)
+        for kind_table, (kind_dir, schema) in OPS_TABLES.items():
+            _load_parquet(con, kind_table, schema, sorted((ops_dir / kind_dir).glob("*.parquet")), temp=False)
+        for script in _SQL_SCRIPTS:
+            con.execute(resources.files("linkage.warehouse").joinpath("sql", script).read_text("utf-8"))
+        (unclassified,) = con.execute(
+            "SELECT count(*) FROM stg_mhsds WHERE upper(trim(record_type)) NOT IN ('REFERRAL', 'CONTACT', 'SPELL')"
+            " OR record_type IS NULL"
+        ).fetchone() or (0,)
+        if before_publish is not None:
+            before_publish(con)
+        duplicates = run_checks(con)
+        rows = _log(con, load_id, built_at)
+        for (temp,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall():
+            con.execute(f"DROP TABLE temp.{temp}")
+        con.execute("CHECKPOINT")
+        con.close()
+        os.replace(building, out_path)
+    except BaseException:
+        con.close()
+        _remove(building)
+        raise
+    return WarehouseStats(out_path, load_id, rows, duplicates, int(unclassified))
+
+
+def _stage(con: duckdb.DuckDBPyConnection, staged_dir: Path) -> None:
+    """One typed temp table stg_<source> per source (empty when the source has no files yet)."""
+    for source, schema in STAGED_COLUMNS.items():
+        files = sorted((staged_dir / source).glob("*.parquet"))
+        _load_parquet(con, f"stg_{source}", schema, files, temp=True)
+
+
+def _load_parquet(
+    con: duckdb.DuckDBPyConnection, table: str, schema: dict[str, str], files: list[Path], *, temp: bool
+) -> None:
+    """Create `table` with the allow-listed schema and insert the allow-listed columns of `files`.
+
+    Identifiers come from the fixed schema dicts; the file list is bound as a parameter. Columns a file
+    lacks stay null (union_by_name); a file carrying an identifying column is refused.
+    """
+    ddl = ", ".join(f"{col} {dtype}" for col, dtype in schema.items())
+    con.execute(f"CREATE {'TEMP ' if temp else ''}TABLE {table} ({ddl})")
+    if not files:
+        return
+    paths = {"files": [str(f) for f in files]}
+    described = con.execute("DESCRIBE SELECT * FROM read_parquet($files, union_by_name = true)", paths)
+    present = {row[0] for row in described.fetchall()}
+    leaked = sorted(c for c in present if c.lower() in FORBIDDEN_COLUMNS)
+    if leaked:
+        raise WarehouseCheckError(f"{table}: input parquet carries identifying columns {leaked}")
+    cols = [c for c in schema if c in present]
+    if not cols:
+        return
+    casts = ", ".join(f"CAST({c} AS {schema[c]}) AS {c}" for c in cols)
+    con.execute(
+        f"INSERT INTO {table} ({', '.join(cols)}) "  # noqa: S608 (allow-listed identifiers)
+        f"SELECT {casts} FROM read_parquet($files, union_by_name = true)",
+        paths,
+    )
+
+
+def _log(con: duckdb.DuckDBPyConnection, load_id: str, built_at: datetime) -> dict[str, int]:
+    """Count rows of every published table and record them in load_log (one row per table)."""
+    rows: dict[str, int] = {}
+    for table in TABLES:
+        if table != "load_log":
+            (n,) = con.execute(f"SELECT count(*) FROM {table}").fetchone() or (0,)  # noqa: S608 (fixed names)
+            rows[table] = int(n)
+    con.execute(
+        "CREATE TABLE load_log (load_id VARCHAR, built_at TIMESTAMP, table_name VARCHAR, rows BIGINT)"
+    )
+    con.executemany(
+        "INSERT INTO load_log VALUES (?, ?, ?, ?)", [(load_id, built_at, t, n) for t, n in rows.items()]
+    )
+    rows["load_log"] = len(rows)
+    return rows
+
+
+def _remove(path: Path) -> None:
+    for p in (path, path.with_name(path.name + ".wal")):
+        p.unlink(missing_ok=True)
+
+
+def open_read_only(path: Path | str) -> duckdb.DuckDBPyConnection:
+    """The analyst way in: a read-only connection to the published warehouse as it is now.
+
+    Attaches the file READ_ONLY to a fresh in-memory database and makes it the default, rather than
+    `duckdb.connect(path, read_only=True)`, because DuckDB caches database instances per path within a
+    process: a second plain connect would reuse the instance still holding the previous (replaced)
+    file. Each call here opens the file afresh, so it always sees the latest published build.
+    """
+    con = duckdb.connect(":memory:")
+    con.execute("SET python_enable_replacements = false")
+    con.execute("ATTACH $path AS warehouse (READ_ONLY)", {"path": str(path)})
+    con.execute("USE warehouse")
+    return con
