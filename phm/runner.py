@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import dagster as dg
+from dagster_shared.error import SerializableErrorInfo
 import duckdb
 from rich.console import Console
 from rich.table import Table
@@ -19,7 +20,7 @@ from pipelines.home import DEFAULT_DATA, Home
 from pipelines.partitions import extract_months
 from pipelines.sensors import RANGE_END, RANGE_START
 
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 class PipelineFailed(Exception):
@@ -83,7 +84,7 @@ def load(
     )
     if not result.success:
         failures = [
-            f"{e.step_key}: {e.step_failure_data.error.message.strip() if e.step_failure_data.error else ''}"
+            f"{e.step_key}: {_root_message(e.step_failure_data.error)}"
             for e in result.all_events
             if e.is_step_failure and e.step_failure_data is not None
         ]
@@ -92,6 +93,15 @@ def load(
             + "\n".join(failures or ["(see Dagster UI)"])
         )
     return months
+
+
+def _root_message(error: SerializableErrorInfo | None) -> str:
+    """The innermost error's message (Dagster wraps step errors): what the user needs to read."""
+    if error is None:
+        return "unknown error"
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
 
 
 def print_summary(home: Home, console: Console) -> None:

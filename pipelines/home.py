@@ -41,10 +41,6 @@ class Home:
     def gp_master(self) -> Path:
         return self.identifiable / "gp_master.parquet"
 
-    @property
-    def master_postcodes(self) -> Path:
-        return self.identifiable / "gp_master_postcodes.parquet"
-
     def staged(self, source: str, month: str | None = None) -> Path:
         base = self.identifiable / "staged" / source
         return base if month is None else base / f"{month}.parquet"
@@ -71,6 +67,13 @@ class Home:
 
     def ops(self, kind: str, source: str, month: str) -> Path:
         return self.ops_dir / kind / f"{source}_{month}.parquet"
+
+    def ops_connector(self, kind: str, source: str, month: str) -> Path:
+        """The connector's own counts (reconciliation, opt-outs), before tracing finds more opted-out rows.
+
+        Kept outside the ops folders the warehouse reads, which get the final figures.
+        """
+        return self.identifiable / "ops_connector" / kind / f"{source}_{month}.parquet"
 
     @property
     def warehouse(self) -> Path:

@@ -25,6 +25,7 @@ import polars as pl
 import connectors
 import linkage
 from connectors.spec import EXTRACTS, GP_SOURCES, extract_filename
+from linkage.warehouse import WarehouseStats, build_warehouse
 from pipelines.home import Home
 from pseudonymisation import KeyProvider, Tokeniser, Vault, deidentify
 
@@ -78,13 +79,32 @@ def landing_months(landing: Path) -> list[str]:
 
 
 def load_registers(landing: Path, home: Home) -> Registers:
-    """Read the opt-out and data-sharing registers and reference lookups; keep opt-outs identifiable-side."""
+    """Read the opt-out and data-sharing registers; keep the opt-out list in the identifiable zone."""
     opt_outs = connectors.load_opt_outs(landing)
-    write_parquet(opt_outs.to_frame(), home.opt_outs)
+    frame = pl.concat(
+        [
+            pl.DataFrame({"nhs_number": sorted(opt_outs.ndoo), "route": "ndoo"}, schema=_OPT_OUT_SCHEMA),
+            pl.DataFrame({"nhs_number": sorted(opt_outs.type1), "route": "type1"}, schema=_OPT_OUT_SCHEMA),
+        ]
+    )
+    write_parquet(frame, home.opt_outs)
+    return read_registers(landing, home)
+
+
+_OPT_OUT_SCHEMA = {"nhs_number": pl.String, "route": pl.String}
+
+
+def read_registers(landing: Path, home: Home) -> Registers:
+    """The registers as last loaded by `load_registers` (opt-outs from the identifiable zone)."""
+    frame = pl.read_parquet(home.opt_outs)
+    by_route = {
+        route: frozenset(frame.filter(pl.col("route") == route)["nhs_number"].to_list())
+        for route in ("ndoo", "type1")
+    }
     return Registers(
-        opt_outs=opt_outs,
+        opt_outs=connectors.OptOuts(ndoo=by_route["ndoo"], type1=by_route["type1"]),
         non_sharing=connectors.load_non_sharing(landing),
-        postcode_lsoa=connectors.read_reference(landing, "postcode_lsoa"),
+        postcode_lsoa=connectors.read_reference(landing, "postcode_lsoa").rename({"lsoa21": "lsoa21cd"}),
     )
 
 
@@ -111,9 +131,9 @@ def ingest_month(
     write_parquet(result.records, home.staged(source, month))
     write_parquet(result.quarantine, home.quarantine(source, month))
     write_parquet(result.quarantine_counts, home.ops("quarantine", source, month))
-    write_parquet(result.removed, home.ops("opt_out", source, month))
-    write_parquet(result.reconciliation_frame(), home.ops("reconciliation_connector", source, month))
-    rec = result.reconciliation
+    write_parquet(result.removed, home.ops_connector("opt_outs", source, month))
+    write_parquet(result.reconciliation.as_frame(), home.ops_connector("reconciliation", source, month))
+    rec = result.reconciliation.as_dict()
     return StageCounts(rec["rows_in"], rec["loaded"], rec["quarantined"], rec["opted_out"], rec["excluded"])
 
 
@@ -126,13 +146,10 @@ def build_gp_master(home: Home) -> int:
     """Build the GP demographic master from every staged gp_patients month; returns its row count."""
     files = [home.staged("gp_patients", m) for m in staged_months(home, "gp_patients")]
     if not files:
-        master = linkage.build_master(pl.DataFrame())
-        postcodes = pl.DataFrame(schema={"nhs_number": pl.String, "postcode": pl.String})
-    else:
-        patients = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
-        master, postcodes = linkage.build_master(patients), linkage.master_postcodes(patients)
+        raise FileNotFoundError("no staged gp_patients records: the GP master cannot be built")
+    patients = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+    master = linkage.build_master(patients)
     write_parquet(master, home.gp_master)
-    write_parquet(postcodes, home.master_postcodes)
     return master.height
 
 
@@ -143,24 +160,26 @@ def pseudonymise_source(source: str, home: Home, keys: KeyProvider, registers: R
     file's reconciliation moves them from loaded to opted out, so the books still balance.
     """
     master = pl.read_parquet(home.gp_master)
-    postcodes = pl.read_parquet(home.master_postcodes)
     tokeniser = Tokeniser(keys.token_key(), domain="warehouse")
     total = StageCounts()
     with Vault.open(home.vault, keys.vault_key()) as vault:
         for month in staged_months(home, source):
             records = pl.read_parquet(home.staged(source, month))
             if source not in GP_SOURCES:
-                records = linkage.trace(records, master, master_postcodes=postcodes, namespace=source)
+                traced = linkage.trace(records, master, namespace=source, local_id=LOCAL_IDS.get(source))
+                records = _with_pseudo_ids(traced.frame, tokeniser, source)
+                for method, rows in traced.stats.rows.items():
+                    total.extra[f"link/{method}"] = total.extra.get(f"link/{method}", 0) + rows
             else:
                 records = records.with_columns(link_method=pl.lit("nhs_number"), link_confidence=pl.lit(1.0))
-            kept, removed = registers.opt_outs.apply(records, source=source, stage="trace")
+            kept, removed = registers.opt_outs.apply(records, source=source)
             identified = kept.filter(pl.col("nhs_number").is_not_null())
             tokens = tokeniser.tokenise(identified["nhs_number"])
             vault.put_many(tokens, identified["nhs_number"])
             out = deidentify(kept, tokeniser, registers.postcode_lsoa)
             write_parquet(out, home.pseudo_staged(source, month))
-            write_parquet(removed, home.ops("opt_out_trace", source, month))
-            rec = _final_reconciliation(home, source, month, traced_opted_out=kept_removed(records, kept))
+            _record_trace_opt_outs(home, source, month, removed)
+            rec = _final_reconciliation(home, source, month, removed)
             write_parquet(rec, home.ops("reconciliation", source, month))
             total.loaded += int(rec["loaded"].sum())
             total.opted_out += int(rec["opted_out"].sum())
@@ -170,16 +189,41 @@ def pseudonymise_source(source: str, home: Home, keys: KeyProvider, registers: R
     return total
 
 
-def kept_removed(before: pl.DataFrame, after: pl.DataFrame) -> int:
-    return before.height - after.height
+# Columns that identify a person locally (stable across refreshes) and seed their persistent pseudo-ID.
+LOCAL_IDS: dict[str, str] = {"asc_cld": "la_person_id"}
 
 
-def _final_reconciliation(home: Home, source: str, month: str, *, traced_opted_out: int) -> pl.DataFrame:
+def _with_pseudo_ids(frame: pl.DataFrame, tokeniser: Tokeniser, source: str) -> pl.DataFrame:
+    """Turn tracing's `pseudo_key` (identifiable) into a persistent HMAC pseudo-ID for untraced rows."""
+    if "pseudo_key" not in frame.columns:
+        return frame
+    pseudo = tokeniser.pseudo_id(source, frame["pseudo_key"])
+    return frame.with_columns(pseudo_id=pseudo).drop("pseudo_key", *LOCAL_IDS.values(), strict=False)
+
+
+def _record_trace_opt_outs(home: Home, source: str, month: str, removed: pl.DataFrame) -> None:
+    """Add opt-outs found only after tracing to the month's opt-out counts (kept by the connector)."""
+    connector = pl.read_parquet(home.ops_connector("opt_outs", source, month))
+    file = extract_filename(source, month)
+    extra = removed.with_columns(file=pl.lit(file), month=pl.lit(month)).select(connector.columns)
+    combined = (
+        pl.concat([connector, extra.cast(connector.schema)])  # type: ignore[arg-type]
+        .group_by("source", "file", "month", "practice_code", "route")
+        .agg(pl.col("rows").sum())
+        .sort("practice_code", "route", nulls_last=True)
+    )
+    write_parquet(combined, home.ops("opt_outs", source, month))
+
+
+def _final_reconciliation(home: Home, source: str, month: str, removed: pl.DataFrame) -> pl.DataFrame:
     """The connector's reconciliation with trace-stage opt-outs moved from loaded to opted out."""
-    rec = pl.read_parquet(home.ops("reconciliation_connector", source, month))
+    rec = pl.read_parquet(home.ops_connector("reconciliation", source, month))
+    by_route = dict(removed.group_by("route").agg(pl.col("rows").sum()).iter_rows())
+    moved = sum(by_route.values())
     rec = rec.with_columns(
-        loaded=pl.col("loaded") - traced_opted_out,
-        opted_out=pl.col("opted_out") + traced_opted_out,
+        loaded=pl.col("loaded") - moved,
+        opted_out=pl.col("opted_out") + moved,
+        **{f"opted_out_{r}": pl.col(f"opted_out_{r}") + n for r, n in by_route.items()},
     )
     row = rec.row(0, named=True)
     if row["rows_in"] != row["loaded"] + row["quarantined"] + row["opted_out"] + row["excluded"]:
@@ -192,9 +236,9 @@ def _final_reconciliation(home: Home, source: str, month: str, *, traced_opted_o
 
 def publish_warehouse(
     home: Home, landing: Path, load_id: str, *, built_at: datetime
-) -> linkage.WarehouseStats:
+) -> WarehouseStats:
     """Rebuild the analyst warehouse from the pseudonymised zone and swap it in atomically."""
-    return linkage.build_warehouse(
+    return build_warehouse(
         staged_dir=home.pseudo_staged_dir,
         ops_dir=home.ops_dir,
         reference_dir=landing / "reference",

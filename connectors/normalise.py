@@ -1,0 +1,118 @@
+"""Vectorised normalisation of identifiers, codes and demographics (polars expressions).
+
+Every connector, the opt-out loaders and (later) tracing normalise the same way, so an NHS number read
+from an extract and one read from the opt-out register compare equal.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import polars as pl
+
+NHS_VALID: Final = "valid"
+NHS_MISSING: Final = "missing"
+NHS_INVALID: Final = "invalid"
+NHS_NUMBER_STATUSES: Final = (NHS_VALID, NHS_MISSING, NHS_INVALID)
+
+#: Sex codes seen across feeds: M/F/U, words, and the national data sets' 1/2/9 (0 = not known).
+SEX_CODES: Final[dict[str, str]] = {
+    "M": "M",
+    "MALE": "M",
+    "1": "M",
+    "F": "F",
+    "FEMALE": "F",
+    "2": "F",
+    "U": "U",
+    "UNKNOWN": "U",
+    "I": "U",
+    "0": "U",
+    "9": "U",
+    "X": "U",
+}
+
+
+def blank_to_null(expr: pl.Expr) -> pl.Expr:
+    """Trim surrounding whitespace; an empty result means 'not recorded' (null)."""
+    stripped = expr.str.strip_chars()
+    return pl.when(stripped == "").then(None).otherwise(stripped)
+
+
+def nhs_digits(expr: pl.Expr) -> pl.Expr:
+    """Strip spaces and dashes ('943 476 5919', '943-476-5919'); blank becomes null."""
+    s = expr.str.replace_all(r"[\s\-]", "")
+    return pl.when(s == "").then(None).otherwise(s)
+
+
+def nhs_is_valid(digits: pl.Expr) -> pl.Expr:
+    """Modulus 11 check on already-stripped NHS numbers (null in, null out), as one expression.
+
+    Weights 10..2 on the first nine digits; check = 11 - (sum mod 11), 11 -> 0, 10 -> never valid.
+    For whole frames prefer ``with_nhs_number``, which stages the work so nothing is computed twice.
+    """
+    check_ok = _mod11(pl.when(digits.str.contains(r"^\d{10}$")).then(digits).cast(pl.Int64, strict=False))
+    return pl.when(digits.is_null()).then(None).otherwise(check_ok.fill_null(False))
+
+
+def _mod11(n: pl.Expr) -> pl.Expr:
+    """True when the Int64 ``n`` (10 digits) carries a correct check digit; null when n is null.
+
+    Integer arithmetic rather than per-character slicing: an order of magnitude faster on millions of rows.
+    """
+    total = pl.sum_horizontal([((n // 10 ** (9 - i)) % 10) * (10 - i) for i in range(9)])
+    check = 11 - total % 11
+    check = pl.when(check == 11).then(0).otherwise(check)
+    return check == n % 10
+
+
+def with_nhs_number(frame: pl.LazyFrame, col: str = "nhs_number") -> pl.LazyFrame:
+    """Replace ``col`` with the 10-digit NHS number or null, and add ``nhs_number_status``.
+
+    Invalid values are nulled here so the raw value never travels further; tracing fills them later.
+    Staged through temporary columns because eager/nested expressions would re-evaluate the digits
+    once per weight (measured: 7 s vs 0.3 s per million rows).
+    """
+    return (
+        frame.with_columns(nhs_digits(pl.col(col)).alias("__nhs_d"))
+        .with_columns(
+            pl.when(pl.col("__nhs_d").str.contains(r"^\d{10}$"))
+            .then(pl.col("__nhs_d"))
+            .cast(pl.Int64, strict=False)
+            .alias("__nhs_n")
+        )
+        .with_columns(_mod11(pl.col("__nhs_n")).fill_null(False).alias("__nhs_ok"))
+        .with_columns(
+            pl.when(pl.col("__nhs_ok")).then(pl.col("__nhs_d")).otherwise(None).alias(col),
+            pl.when(pl.col("__nhs_d").is_null())
+            .then(pl.lit(NHS_MISSING))
+            .when(pl.col("__nhs_ok"))
+            .then(pl.lit(NHS_VALID))
+            .otherwise(pl.lit(NHS_INVALID))
+            .alias("nhs_number_status"),
+        )
+        .drop("__nhs_d", "__nhs_n", "__nhs_ok")
+    )
+
+
+def normalise_nhs_series(values: pl.Series) -> pl.Series:
+    """Normalised valid NHS numbers from a series of raw values; invalid/missing become null."""
+    frame = pl.LazyFrame({"nhs_number": values.cast(pl.String)})
+    return with_nhs_number(frame).collect()["nhs_number"]
+
+
+def code(expr: pl.Expr) -> pl.Expr:
+    """Codes (ODS, SNOMED, dm+d, ICD-10, OPCS-4, LSOA, ethnic category): trimmed, upper case."""
+    return blank_to_null(expr).str.to_uppercase()
+
+
+def postcode(expr: pl.Expr) -> pl.Expr:
+    """Postcode to 'AB1 2CD' form: upper case, inner spaces removed, one space before the inward code."""
+    s = expr.str.to_uppercase().str.replace_all(r"\s", "")
+    formatted = pl.concat_str([s.str.head(-3), pl.lit(" "), s.str.tail(3)])
+    return pl.when(s == "").then(None).when(s.str.len_chars() >= 5).then(formatted).otherwise(s)
+
+
+def sex(expr: pl.Expr, codes: dict[str, str] = SEX_CODES) -> pl.Expr:
+    """Sex to M/F/U. Blank or unrecognised is U (unknown) rather than a reason to lose the row."""
+    s = expr.str.strip_chars().str.to_uppercase()
+    return s.replace_strict(codes, default="U", return_dtype=pl.String)

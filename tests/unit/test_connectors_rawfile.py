@@ -1,0 +1,161 @@
+"""Reading landing files: exact physical line numbers, malformed lines, file-level failures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from connectors import ExtractFileError, OptOuts, ingest_file
+from connectors.spec import GP_EVENTS
+
+HEADER = ",".join(GP_EVENTS.names)  # NHS_Number,Practice_Code,Event_ID,Event_Date,SNOMED_Code,Value,Unit
+GOOD = "9990000018,A12345,E{n},2025-04-0{d},22298006,,"
+
+
+def _write(landing: Path, text: str | bytes, name: str = "gp_events_2025-04.csv") -> Path:
+    path = landing / "gp_events" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    return path
+
+
+def _ingest(landing: Path, path: Path):  # type: ignore[no-untyped-def]
+    return ingest_file(
+        "gp_events", path, landing=landing, opt_outs=OptOuts(), non_sharing=frozenset(), load_id="L1"
+    )
+
+
+def test_line_numbers_exact_with_malformed_lines_and_quoted_commas(tmp_path: Path) -> None:
+    lines = [
+        HEADER,
+        GOOD.format(n=1, d=1),  # 2 loaded
+        '9990000018,A12345,E2,2025-04-02,22298006,1.5,"mg, per ""day"""',  # 3 loaded, quoted comma
+        "9990000018,A12345,E3,2025-04-03,22298006,,,EXTRA",  # 4 extra field
+        '9990000018,A12345,E4,2025-04-04,22298006,,"unbalanced',  # 5 unbalanced quote
+        "",  # 6 blank line inside the file
+        GOOD.format(n=7, d=7),  # 7 loaded
+        '9990000018,A12345,E8,2025-04-08,22298006,2,"a,b,c"',  # 8 loaded
+        'x"y,A12345,E9,2025-04-09,22298006,,',  # 9 stray quote mid-field
+    ]
+    path = _write(tmp_path, "\n".join(lines) + "\n\n")  # trailing blank line: not a data line
+    result = _ingest(tmp_path, path)
+    assert result.records["source_line"].to_list() == [2, 3, 7, 8]
+    assert result.records["event_id"].to_list() == ["E1", "E2", "E7", "E8"]
+    assert result.records["unit"].to_list() == [None, 'mg, per "day"', None, "a,b,c"]
+    assert result.records["value"].to_list() == [None, 1.5, None, 2.0]
+    q = result.quarantine
+    assert q["source_line"].to_list() == [4, 5, 6, 9]
+    assert set(q["reason"]) == {"malformed_line"}
+    assert q["raw_line"].to_list() == [lines[3], lines[4], "", lines[8]]
+    assert q["source_file"].unique().to_list() == ["gp_events/gp_events_2025-04.csv"]
+    assert result.reconciliation.rows_in == 8
+
+
+def test_crlf_and_bom_and_no_final_newline(tmp_path: Path) -> None:
+    text = "\ufeff" + HEADER + "\r\n" + GOOD.format(n=1, d=1) + "\r\nbad\r\n" + GOOD.format(n=3, d=3)
+    result = _ingest(tmp_path, _write(tmp_path, text))
+    assert result.records["source_line"].to_list() == [2, 4]
+    assert result.quarantine["raw_line"].to_list() == ["bad"]
+    assert result.reconciliation.rows_in == 3
+
+
+def test_header_only_file_has_no_rows(tmp_path: Path) -> None:
+    result = _ingest(tmp_path, _write(tmp_path, HEADER + "\n"))
+    assert result.records.height == 0
+    assert result.reconciliation.rows_in == 0
+
+
+def test_columns_in_another_order_are_read_by_name(tmp_path: Path) -> None:
+    names = list(reversed(GP_EVENTS.names))
+    text = ",".join(names) + "\n" + ",,22298006,2025-04-01,E1,A12345,9990000018\n"
+    result = _ingest(tmp_path, _write(tmp_path, text))
+    assert result.records.select("nhs_number", "event_id", "snomed_code").row(0) == (
+        "9990000018",
+        "E1",
+        "22298006",
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            b"NHS_Number,Practice_Code\n\xff\xfe,\n",
+            "gp_events/gp_events_2025-04.csv: not valid UTF-8 (first bad byte on line 2)",
+        ),
+        (b"", "gp_events/gp_events_2025-04.csv: empty file (no header row)"),
+        (b"\n  \n", "gp_events/gp_events_2025-04.csv: empty file (no header row)"),
+        (
+            (b"NHS_Number,Practice_Code,Event_ID,Event_Date,SNOMED_Code,Value\n"),
+            "gp_events/gp_events_2025-04.csv: header does not match the spec; missing columns: Unit",
+        ),
+        (
+            (HEADER + ",Comment\n").encode(),
+            "gp_events/gp_events_2025-04.csv: header does not match the spec; unknown columns: Comment",
+        ),
+        (
+            (HEADER.replace("Unit", "Units") + ",Value\n").encode(),
+            "gp_events/gp_events_2025-04.csv: header does not match the spec; missing columns: Unit; "
+            "unknown columns: Units; duplicated columns: Value",
+        ),
+        (
+            (HEADER + "\n" + GOOD.format(n=1, d=1) + "\n9990000018,A12345,E2,2025-04").encode(),
+            "gp_events/gp_events_2025-04.csv: truncated: the last line (line 3) has no newline "
+            "and is not a complete record",
+        ),
+    ],
+    ids=["bad_encoding", "empty", "blank_only", "missing_column", "extra_column", "mixed", "truncated"],
+)
+def test_file_level_failures_name_the_file(tmp_path: Path, content: bytes, message: str) -> None:
+    path = _write(tmp_path, content)
+    with pytest.raises(ExtractFileError) as info:
+        _ingest(tmp_path, path)
+    assert str(info.value) == message
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    with pytest.raises(ExtractFileError) as info:
+        _ingest(tmp_path, tmp_path / "gp_events" / "gp_events_2025-04.csv")
+    assert str(info.value) == "gp_events/gp_events_2025-04.csv: unreadable (No such file or directory)"
+
+
+def test_malformed_last_line_with_newline_is_quarantined_not_truncation(tmp_path: Path) -> None:
+    text = HEADER + "\n" + GOOD.format(n=1, d=1) + "\n9990000018,A12345,E2,2025-04\n"
+    result = _ingest(tmp_path, _write(tmp_path, text))
+    assert result.quarantine.select("source_line", "reason").rows() == [(3, "malformed_line")]
+
+
+def test_error_messages_carry_no_row_values(tmp_path: Path) -> None:
+    text = HEADER + "\n9990000018,A12345,E1,2025-04-01,22298006,,\n9990000026,A12345,E2"
+    with pytest.raises(ExtractFileError) as info:
+        _ingest(tmp_path, _write(tmp_path, text))
+    assert "999" not in str(info.value)
+
+
+def test_quoted_newline_unit_separator_and_quoted_whitespace(tmp_path: Path) -> None:
+    lines = [
+        HEADER,
+        '9990000018,A12345,E1,2025-04-01,22298006,,"two',  # 2 a quoted newline splits a record:
+        'lines"',  # 3 both halves are malformed
+        "9990000018,A12345,E4,2025-04-04,22298006,,a\x1fb",  # 4 unit separator: the slow splitter
+        '9990000018," a12345 ",E5,2025-04-05,"22298006 ",,""',  # 5 whitespace inside quotes is trimmed
+        ",,,,,,",  # 6 every field blank
+    ]
+    result = _ingest(tmp_path, _write(tmp_path, "\n".join(lines) + "\n"))
+    assert result.quarantine.select("source_line", "reason").rows() == [
+        (2, "malformed_line"),
+        (3, "malformed_line"),
+        (6, "missing_required"),
+    ]
+    assert result.records.select("source_line", "practice_code", "snomed_code", "unit").rows() == [
+        (4, "A12345", "22298006", "a\x1fb"),
+        (5, "A12345", "22298006", None),
+    ]
+
+
+def test_all_lines_malformed(tmp_path: Path) -> None:
+    result = _ingest(tmp_path, _write(tmp_path, HEADER + "\na\nb,c\n"))
+    assert result.records.height == 0
+    assert result.quarantine["source_line"].to_list() == [2, 3]
+    result.reconcile()

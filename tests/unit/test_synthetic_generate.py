@@ -1,0 +1,154 @@
+"""The synthetic ICS: determinism, file shapes against the spec, truth coverage, NHS numbers."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import nhs_number
+import polars as pl
+import pytest
+
+from connectors.spec import EXTRACTS, REGISTERS, extract_filename
+from synthetic import GeneratorConfig, generate
+from synthetic.config import Calendar
+from synthetic.docs import DOC_PATH, render_extracts_markdown
+from synthetic.nhs_numbers import CAPACITY, _valid_999_numbers
+
+PERSONS = 4_000
+
+
+@pytest.fixture(scope="module")
+def ics(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("ics")
+    generate(GeneratorConfig(persons=PERSONS, seed=7), out)
+    return out
+
+
+def _digest(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_same_seed_same_bytes_and_other_seed_differs(tmp_path: Path) -> None:
+    cfg = GeneratorConfig(persons=1_500, seed=3, months=6)
+    generate(cfg, tmp_path / "a")
+    generate(cfg, tmp_path / "b")
+    generate(GeneratorConfig(persons=1_500, seed=4, months=6), tmp_path / "c")
+    a, b, c = (_digest(tmp_path / x) for x in "abc")
+    assert a == b
+    assert a.keys() == c.keys()
+    assert (
+        a["landing/gp_patients/gp_patients_2026-05.csv"] != c["landing/gp_patients/gp_patients_2026-05.csv"]
+    )
+
+
+def test_every_source_has_one_file_per_month_with_the_spec_header(ics: Path) -> None:
+    cal = Calendar("2026-10", 24)
+    for source, spec in EXTRACTS.items():
+        for month in cal.labels:
+            path = ics / "landing" / extract_filename(source, month)
+            with path.open() as f:
+                assert f.readline().rstrip("\n").split(",") == spec.names, path
+    for reg in REGISTERS:
+        assert (ics / "landing" / reg.path).exists()
+        if reg.columns:
+            header = (ics / "landing" / reg.path).read_text().split("\n", 1)[0].split(",")
+            assert header == [n for n, _ in reg.columns]
+
+
+def test_truth_records_cover_every_data_line_exactly_once(ics: Path) -> None:
+    records = pl.read_parquet(ics / "truth/records.parquet")
+    per_file = records.group_by("file").agg(
+        n=pl.len(), lo=pl.col("line").min(), hi=pl.col("line").max(), distinct=pl.col("line").n_unique()
+    )
+    seen = {}
+    for path in sorted((ics / "landing").rglob("*.csv")):
+        rel = str(path.relative_to(ics / "landing"))
+        if rel.split("/")[0] in ("registers", "reference"):
+            continue
+        seen[rel] = path.read_bytes().count(b"\n") - 1
+    got = {r["file"]: r for r in per_file.iter_rows(named=True)}
+    for rel, lines in seen.items():
+        if lines == 0:
+            assert rel not in got
+            continue
+        r = got[rel]
+        assert (r["n"], r["distinct"], r["lo"], r["hi"]) == (lines, lines, 2, lines + 1), rel
+    assert set(got) <= set(seen)
+
+
+def test_nhs_numbers_unique_valid_and_in_the_test_range(ics: Path) -> None:
+    persons = pl.read_parquet(ics / "truth/persons.parquet")
+    nhs = persons["nhs_number"]
+    assert nhs.n_unique() == persons.height
+    assert nhs.str.starts_with("999").all()
+    assert all(nhs_number.is_valid(x) for x in nhs.to_list())
+    assert len(_valid_999_numbers()) == CAPACITY
+
+
+def test_clean_rows_carry_the_true_nhs_number(ics: Path) -> None:
+    records = pl.read_parquet(ics / "truth/records.parquet").filter(pl.col("source") == "apc")
+    for file in records["file"].unique().sort().to_list()[:6]:
+        rows = pl.read_csv(
+            ics / "landing" / file, infer_schema=False, quote_char=None, truncate_ragged_lines=True
+        )
+        rec = records.filter(pl.col("file") == file).sort("line")
+        got = rows["NHS_NUMBER"].to_list()
+        for value, r in zip(got, rec.iter_rows(named=True), strict=True):
+            if not (
+                r["nhs_missing"] or r["nhs_bad_check_digit"] or r["nhs_formatted"] or r["malformed_line"]
+            ):
+                assert value == r["nhs_number"]
+                assert nhs_number.is_valid(value)
+            if r["nhs_bad_check_digit"]:
+                assert not nhs_number.is_valid(value)
+            if r["nhs_missing"]:
+                assert value is None
+
+
+def test_capacity_of_the_999_range_is_enforced(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="909,091 valid NHS numbers"):
+        generate(GeneratorConfig(persons=900_000), tmp_path)
+
+
+def test_docs_extracts_md_is_up_to_date() -> None:
+    assert DOC_PATH.read_text() == render_extracts_markdown(), (
+        "run: python -c 'from synthetic.docs import write; write()'"
+    )
+
+
+def test_summary_counts_match_files(tmp_path: Path) -> None:
+    s = generate(GeneratorConfig(persons=1_000, months=3), tmp_path)
+    assert s.persons == 1_000
+    assert s.files_written == 9 * 3 + 6
+    total = sum(s.rows.values())
+    assert total == pl.read_parquet(tmp_path / "truth/records.parquet").height
+
+
+def test_shipped_codelists_are_well_formed() -> None:
+    import csv
+    import re
+
+    from connectors.spec import PATTERNS
+    from synthetic.codes import CODELIST_DIR
+
+    pattern = {
+        "snomed": PATTERNS["snomed"],
+        "icd10": PATTERNS["icd10"],
+        "opcs4": PATTERNS["opcs4"],
+        "dmd": PATTERNS["dmd"],
+    }
+    files = sorted(CODELIST_DIR.glob("*.csv"))
+    assert len(files) > 40
+    for path in files:
+        with path.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+        assert rows and {"code", "term"} <= set(rows[0]), path
+        system = "snomed" if path.stem == "efi_deficits" else path.stem.rsplit("_", 1)[-1]
+        assert all(re.match(pattern[system], r["code"]) for r in rows), path
+    with (CODELIST_DIR / "efi_deficits.csv").open(newline="") as f:
+        assert len({r["deficit"] for r in csv.DictReader(f)}) == 36
