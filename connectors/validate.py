@@ -109,7 +109,9 @@ def check_rows(
             if c.pattern is not None and c.pattern != "nhs_number"
         ]
     )
-    future = typed(extract.activity_date) > pl.lit(latest) if latest is not None else pl.lit(False)
+    # A date of birth after the extract's month is as impossible as an activity in the future.
+    future_cols = [extract.activity_date] + [c.canonical for c in cols if c.canonical == "date_of_birth"]
+    future = _any([typed(c) > pl.lit(latest) for c in future_cols]) if latest is not None else pl.lit(False)
     end_before = _any([typed(end) < typed(start) for start, end in rules.end_after_start])
     reason = (
         pl.when(pl.col("__missing"))

@@ -164,6 +164,16 @@ def trace(
     return TraceResult(out, stats)
 
 
+def pseudo_keys(records: pl.DataFrame, *, namespace: str, local_id: str | None = None) -> pl.Series:
+    """The `pseudo_key` each row of `records` would get from `trace` if no pass matched it (row order).
+
+    Lets a later step find people who had a pseudo-ID before and are linked now (`linkage.review`).
+    """
+    frame = records.drop(ROW_IDX, strict=False).with_row_index(ROW_IDX)
+    keys = _record_keys(frame)
+    return _pseudo_keys(frame, keys, keys, namespace, local_id).sort(ROW_IDX).get_column("pseudo_key")
+
+
 _EMPTY = pl.DataFrame(schema={ROW_IDX: pl.UInt32, NHS_NUMBER: pl.String, "confidence": pl.Float64})
 _EMPTY_TRACED = pl.DataFrame(
     schema={ROW_IDX: pl.UInt32, "_traced": pl.String, "confidence": pl.Float64, "_method": pl.String}

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from phm.release_cli import register_commands as register_release_commands
 from pipelines.home import DEFAULT_DATA, DEFAULT_HOME
 
 app = typer.Typer(
@@ -103,6 +104,9 @@ def bench_pipeline(persons: Persons = 1_000_000, seed: Seed = 42, months: Months
     from phm.bench import bench_pipeline as run_bench
 
     run_bench(persons=persons, seed=seed, months=months)
+
+
+register_release_commands(app)
 
 
 def _domain_errors() -> tuple[type[BaseException], ...]:

@@ -10,14 +10,14 @@ import os
 from pathlib import Path
 
 import dagster as dg
-from dagster_shared.error import SerializableErrorInfo
 import duckdb
+from dagster_shared.error import SerializableErrorInfo
 from rich.console import Console
 from rich.table import Table
 
 from pipelines import steps
 from pipelines.home import DEFAULT_DATA, Home
-from pipelines.partitions import extract_months
+from pipelines.partitions import EXTRACT_MONTHS
 from pipelines.sensors import RANGE_END, RANGE_START
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -72,8 +72,8 @@ def load(
     if not months:
         raise FileNotFoundError(f"no extract files under {data / 'landing'}")
     defs = build_definitions(data=str(data), home=str(home.root), key_mode=key_mode)
-    known = set(instance.get_dynamic_partitions(extract_months.name))
-    instance.add_dynamic_partitions(extract_months.name, [m for m in months if m not in known])
+    known = set(instance.get_dynamic_partitions(EXTRACT_MONTHS))
+    instance.add_dynamic_partitions(EXTRACT_MONTHS, [m for m in months if m not in known])
     if console is not None:
         console.print(f"Loading {len(months)} months ({months[0]} to {months[-1]}) from {data / 'landing'}")
     result = defs.resolve_job_def("load_all").execute_in_process(

@@ -9,8 +9,6 @@ assets in the same run do not materialise. A `warn` expectation fails with sever
 nothing. Check metadata carries counts only.
 """
 
-from __future__ import annotations
-
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime

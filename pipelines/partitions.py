@@ -2,4 +2,5 @@
 
 import dagster as dg
 
-extract_months = dg.DynamicPartitionsDefinition(name="extract_month")
+EXTRACT_MONTHS = "extract_month"
+extract_months = dg.DynamicPartitionsDefinition(name=EXTRACT_MONTHS)

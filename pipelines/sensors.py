@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from connectors.spec import EXTRACTS
-from pipelines.partitions import extract_months
+from pipelines.partitions import EXTRACT_MONTHS, extract_months
 from pipelines.resources import PhmPaths
 
 RANGE_START = "dagster/asset_partition_range_start"
@@ -36,7 +36,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, paths: PhmPaths) -> dg.S
     months = sorted(
         {Path(n).stem.rsplit("_", 1)[-1] for n in current if "/" in n and n.split("/")[0] in EXTRACTS}
     )
-    known = set(context.instance.get_dynamic_partitions(extract_months.name))
+    known = set(context.instance.get_dynamic_partitions(EXTRACT_MONTHS))
     new = [m for m in months if m not in known]
     registers_changed = any(n.startswith(("registers/", "reference/")) for n in changed)
     changed_months = sorted({Path(n).stem.rsplit("_", 1)[-1] for n in changed if n.split("/")[0] in EXTRACTS})

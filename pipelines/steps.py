@@ -207,7 +207,7 @@ def _record_trace_opt_outs(home: Home, source: str, month: str, removed: pl.Data
     file = extract_filename(source, month)
     extra = removed.with_columns(file=pl.lit(file), month=pl.lit(month)).select(connector.columns)
     combined = (
-        pl.concat([connector, extra.cast(connector.schema)])  # type: ignore[arg-type]
+        pl.concat([connector, extra.cast(connector.schema)])
         .group_by("source", "file", "month", "practice_code", "route")
         .agg(pl.col("rows").sum())
         .sort("practice_code", "route", nulls_last=True)
@@ -234,9 +234,7 @@ def _final_reconciliation(home: Home, source: str, month: str, removed: pl.DataF
     return rec
 
 
-def publish_warehouse(
-    home: Home, landing: Path, load_id: str, *, built_at: datetime
-) -> WarehouseStats:
+def publish_warehouse(home: Home, landing: Path, load_id: str, *, built_at: datetime) -> WarehouseStats:
     """Rebuild the analyst warehouse from the pseudonymised zone and swap it in atomically."""
     return build_warehouse(
         staged_dir=home.pseudo_staged_dir,

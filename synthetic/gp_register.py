@@ -49,7 +49,8 @@ def gp_patients(cal: Calendar, pop: Population) -> Activity:
     mv = p[
         (pop.move_date > m0_end)
         & (pop.move_date < NEVER)
-        & (pop.move_date >= pop.reg_start)
+        & (pop.move_date > pop.reg_start)
+        & (pop.move_date != pop.switch_date)  # a same-day registration row already carries the new address
         & (pop.move_date <= pop.death)
     ]
     d = pop.move_date[mv]

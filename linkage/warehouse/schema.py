@@ -56,7 +56,9 @@ OPS_TABLES: dict[str, tuple[str, dict[str, str]]] = {
     "reconciliation": (
         "reconciliation",
         {"source": "VARCHAR", "file": "VARCHAR", "month": "VARCHAR", "rows_in": "BIGINT", "loaded": "BIGINT",
-         "quarantined": "BIGINT", "opted_out": "BIGINT", "excluded": "BIGINT"},
+         "quarantined": "BIGINT", "opted_out": "BIGINT", "excluded": "BIGINT",
+         "opted_out_ndoo": "BIGINT", "opted_out_type1": "BIGINT", "excluded_duplicate": "BIGINT",
+         "excluded_practice_not_sharing": "BIGINT"},
     ),
     "quarantine_summary": (
         "quarantine",

@@ -1,7 +1,7 @@
 """Governed release: the rules and the record for re-identifying a cohort list for a clinician.
 
-Groundwork for re-identification (the release step itself comes later, once the warehouse cohorts exist).
-Two foundations, neither of which touches patient data:
+The release step (``release``), domain extracts (``extract``) and the public transparency report
+(``transparency``) stand on two foundations, neither of which touches patient data:
 
 - ``register``: the governance register, a reviewed YAML file saying which purposes may release which
   cohorts, to whom, with which fields, under which legal basis and until when;
@@ -31,6 +31,7 @@ from .audit import (
     sha256_file,
     verify,
 )
+from .extract import ExtractError, ExtractOutcome, domain_tokens, extract
 from .register import (
     LEGAL_BASES,
     RELEASE_FIELDS,
@@ -41,8 +42,11 @@ from .register import (
     UnknownPurposeError,
     load_register,
 )
+from .release import DENIAL_REASONS, ReleaseOutcome, audit_log_path, outbox_dir, release
+from .transparency import TransparencyReport, build_report, write_report
 
 __all__ = [
+    "DENIAL_REASONS",
     "GENESIS_HASH",
     "LEGAL_BASES",
     "RELEASE_FIELDS",
@@ -50,14 +54,25 @@ __all__ = [
     "AuditError",
     "AuditLog",
     "AuditValueError",
+    "ExtractError",
+    "ExtractOutcome",
     "GovernanceRegister",
     "Head",
     "Purpose",
     "Recipients",
     "RegisterError",
+    "ReleaseOutcome",
+    "TransparencyReport",
     "UnknownPurposeError",
     "VerifyResult",
+    "audit_log_path",
+    "build_report",
+    "domain_tokens",
+    "extract",
     "load_register",
+    "outbox_dir",
+    "release",
     "sha256_file",
     "verify",
+    "write_report",
 ]

@@ -1,0 +1,196 @@
+"""Pseudonymised extracts for an outside recipient, with tokens that belong to that recipient only.
+
+Why derive from the warehouse token, not the NHS number: the domain token is
+``E{v}-`` + first 128 bits of HMAC-SHA256(domain key, warehouse token), where the domain key is
+HKDF-SHA256(token master key, info ``phm-extract|{domain}|v{v}``). The warehouse token is already a keyed
+function of the NHS number, so the domain token is too, but making it needs **only the token key**:
+the vault key (the way back to NHS numbers) is never read to build an extract. Two domains get
+independent keys, so their tokens share nothing and cannot be joined with each other or with the
+warehouse; only the master token key holder can link them. Rotating the token key changes every
+domain token (new extracts cannot be joined to old ones).
+
+Opt-outs: an extract for an outside recipient is a use beyond individual care, so the National Data
+Opt-out and Type 1 opt-outs both apply. They are re-checked now against the registers in landing,
+tokenised with the warehouse key (again, no vault key needed).
+
+Output (files 0600 in a 0700 folder), default ``HOME/extracts/<domain>/<domain>_<cohort>_<stamp>.csv``:
+one row per person (domain token and the generalised columns in ``EXTRACT_COLUMNS``), plus
+``...aggregates.csv``: people by age band and risk tier under disclosure control
+(``cohort.disclosure.protect_table``: 1-7 suppressed, rounded to 5, secondary suppression).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+import duckdb
+import polars as pl
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from cohort.disclosure import protect_table
+from connectors.optouts import load_opt_outs
+from pipelines.home import Home
+
+from ..keys import KeyProvider
+from ..tokens import Tokeniser
+from .release import COHORT_TABLE, PERSON_TABLE, RISK_TABLE, open_warehouse, private_dir, write_private_new
+
+__all__ = ["EXTRACT_COLUMNS", "ExtractError", "ExtractOutcome", "domain_tokens", "extract"]
+
+_DOMAIN_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+_COHORT_RE = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
+_HEX_CHARS: Final = 32
+
+#: (table, column, output name): what an extract row may hold besides the domain token. No practice,
+#: no LSOA, no birth month: the age band is computed from the birth year-month and then dropped.
+EXTRACT_COLUMNS: Final[tuple[tuple[str, str, str], ...]] = (
+    (PERSON_TABLE, "sex", "sex"),
+    (PERSON_TABLE, "imd_decile", "imd_decile"),
+    (RISK_TABLE, "risk_tier", "risk_tier"),
+    (RISK_TABLE, "risk_score", "risk_score"),
+)
+_AGE_BAND_YEARS: Final = 10
+
+
+class ExtractError(Exception):
+    """The extract was refused (bad domain or cohort, no warehouse, cohort missing)."""
+
+
+@dataclass(frozen=True)
+class ExtractOutcome:
+    path: Path
+    aggregates_path: Path
+    rows: int
+    removed_opt_out: int
+
+
+def _domain_key(master: bytes, domain: str, version: int) -> bytes:
+    info = f"phm-extract|{domain}|v{version}".encode("ascii")
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(master)
+
+
+def domain_tokens(warehouse_tokens: pl.Series, keys: KeyProvider, domain: str) -> pl.Series:
+    """``E{v}-{hex}`` tokens for one recipient domain from warehouse tokens (token key only)."""
+    if not _DOMAIN_RE.fullmatch(domain):
+        raise ExtractError("domain must match [a-z][a-z0-9_-]{0,63}")
+    key = keys.token_key()
+    secret = _domain_key(key.material, domain, key.version)
+    distinct = warehouse_tokens.drop_nulls().unique()
+    hexes = [
+        hmac.new(secret, t.encode("ascii"), hashlib.sha256).hexdigest()[:_HEX_CHARS]
+        for t in distinct.to_list()
+    ]
+    lookup = pl.DataFrame({"value": distinct, "token": [f"E{key.version}-{h}" for h in hexes]})
+    joined = (
+        warehouse_tokens.rename("value")
+        .to_frame()
+        .join(lookup, on="value", how="left", maintain_order="left")
+    )
+    return joined["token"].rename("domain_token")
+
+
+def _columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for table, column in con.sql(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main'"
+    ).fetchall():
+        out.setdefault(str(table), set()).add(str(column))
+    return out
+
+
+def _cohort_frame(con: duckdb.DuckDBPyConnection, cohort: str) -> pl.DataFrame:
+    cols = _columns(con)
+    if "person_token" not in cols.get(COHORT_TABLE, set()):
+        raise ExtractError(f"the warehouse has no {COHORT_TABLE} table")
+    select = ["m.person_token"]
+    for table, column, name in EXTRACT_COLUMNS:
+        alias = {PERSON_TABLE: "p", RISK_TABLE: "r"}[table]
+        if column in cols.get(table, set()):
+            select.append(f"{alias}.{column} AS {name}")
+    if "birth_year_month" in cols.get(PERSON_TABLE, set()):
+        select.append("p.birth_year_month")
+    risk_join = (
+        f" LEFT JOIN (SELECT * FROM {RISK_TABLE} QUALIFY row_number() OVER (PARTITION BY person_token) = 1) r"  # noqa: S608
+        " USING (person_token)"
+        if "person_token" in cols.get(RISK_TABLE, set())
+        else ""
+    )
+    query = f"""
+        WITH m AS (
+            SELECT DISTINCT person_token FROM {COHORT_TABLE}
+            WHERE cohort_id = $c AND built_at = (SELECT max(built_at) FROM {COHORT_TABLE} WHERE cohort_id = $c)
+        )
+        SELECT {", ".join(select)} FROM m LEFT JOIN {PERSON_TABLE} p USING (person_token){risk_join}
+        ORDER BY m.person_token
+    """  # noqa: S608 - identifiers from allow-lists, values bound
+    frame = con.sql(query, params={"c": cohort}).pl()
+    if frame.height == 0:
+        raise ExtractError(f"cohort '{cohort}' has no members in the warehouse")
+    return frame
+
+
+def _age_band(frame: pl.DataFrame, now: datetime) -> pl.DataFrame:
+    if "birth_year_month" not in frame.columns:
+        return frame.with_columns(pl.lit("unknown").alias("age_band"))
+    year = pl.col("birth_year_month").str.slice(0, 4).cast(pl.Int32, strict=False)
+    lower = ((now.year - year) // _AGE_BAND_YEARS) * _AGE_BAND_YEARS
+    band = (
+        pl.when(lower >= 90)
+        .then(pl.lit("90+"))
+        .otherwise(lower.cast(pl.String) + pl.lit("-") + (lower + _AGE_BAND_YEARS - 1).cast(pl.String))
+    )
+    return frame.with_columns(band.fill_null("unknown").alias("age_band")).drop("birth_year_month")
+
+
+def extract(
+    *,
+    home: Home,
+    landing: Path,
+    domain: str,
+    cohort: str,
+    keys: KeyProvider,
+    now: datetime,
+    out: Path | None = None,
+) -> ExtractOutcome:
+    """Write a domain-tokenised, opt-out-checked extract of ``cohort`` and its protected aggregates."""
+    if not _DOMAIN_RE.fullmatch(domain):
+        raise ExtractError("domain must match [a-z][a-z0-9_-]{0,63}")
+    if not _COHORT_RE.fullmatch(cohort):
+        raise ExtractError("cohort must be a cohort id like 'diabetes_no_hba1c_12m'")
+    con = open_warehouse(home)
+    if con is None:
+        raise ExtractError(f"no warehouse at {home.warehouse}")
+    try:
+        frame = _cohort_frame(con, cohort)
+    finally:
+        con.close()
+    # Opt-outs now: tokenise the registers with the warehouse key and drop those people.
+    opt_outs = load_opt_outs(landing)
+    numbers = pl.Series(sorted(opt_outs.ndoo | opt_outs.type1), dtype=pl.String)
+    opted_tokens = Tokeniser(keys.token_key()).tokenise(numbers)
+    kept = frame.filter(~pl.col("person_token").is_in(opted_tokens.implode()))
+    removed = frame.height - kept.height
+    kept = _age_band(kept, now)
+    kept = kept.with_columns(domain_tokens(kept["person_token"], keys, domain)).drop("person_token")
+    kept = kept.select(
+        "domain_token", "age_band", *[c for c in kept.columns if c not in ("domain_token", "age_band")]
+    )
+    kept = kept.sort("domain_token")
+
+    stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = out if out is not None else home.root / "extracts" / domain / f"{domain}_{cohort}_{stamp}.csv"
+    private_dir(path.parent)
+    aggregates_path = path.with_name(path.stem + ".aggregates.csv")
+    write_private_new(path, kept.write_csv(float_precision=4).encode("utf-8"))
+    group = ["age_band", "risk_tier"] if "risk_tier" in kept.columns else ["age_band"]
+    counts = kept.group_by(group).agg(pl.len().cast(pl.Int64).alias("people")).sort(group)
+    protected = protect_table(counts, group, count_col="people").select(*group, "people_display", "total")
+    write_private_new(aggregates_path, protected.write_csv().encode("utf-8"))
+    return ExtractOutcome(path, aggregates_path, kept.height, removed)

@@ -1,0 +1,276 @@
+"""The public transparency report: what identifiable lists were released, why, and who opted out.
+
+Written for a member of the public, generated on each run into ``HOME/reports/`` as
+``transparency.md`` and ``transparency.html`` (same content). Sources, all aggregates:
+
+* the governance register: each approved purpose, its legal basis in plain words, who approved it, its
+  dates and whether the National Data Opt-out applies;
+* the release audit log: lists released per purpose per month, and how many patients they covered;
+* the warehouse ``opt_out_summary`` table: records removed by each opt-out route.
+
+No NHS number, name, token or practice-level patient count appears. Every count of people or records
+goes through ``cohort.disclosure.round_and_suppress`` (1-7 shown as ``*``, others rounded to 5); the
+number of lists released is a count of events, not of people, and is shown as it is.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+import polars as pl
+
+from cohort.disclosure import round_and_suppress
+from pipelines.home import Home
+
+from .audit import AuditError, verify
+from .register import GovernanceRegister
+from .release import audit_log_path, open_warehouse
+
+__all__ = ["OPT_OUT_TABLE", "TransparencyReport", "build_report", "write_report"]
+
+OPT_OUT_TABLE: Final = "opt_out_summary"  # source, file, month, practice_code, route, rows
+
+LEGAL_BASIS_TEXT: Final[dict[str, str]] = {
+    "individual_care": (
+        "Individual care: your own GP practice uses the list to look after you. The law allows this "
+        "without asking, as part of your care (UK GDPR Articles 6(1)(e) and 9(2)(h))."
+    ),
+    "s251": (
+        "Section 251 support: the Confidentiality Advisory Group of the Health Research Authority "
+        "agreed that this use is in the public interest (NHS Act 2006, section 251)."
+    ),
+    "consent": "Your consent: the list only includes people who agreed to this use.",
+    "public_health": "Public health: protecting the health of the population (UK GDPR Article 9(2)(i)).",
+}
+ROUTE_TEXT: Final[dict[str, str]] = {
+    "ndoo": "National Data Opt-out (registered with NHS England)",
+    "type1": "Type 1 opt-out (recorded by your GP practice)",
+}
+
+
+@dataclass(frozen=True)
+class TransparencyReport:
+    markdown: str
+    html: str
+    releases: pl.DataFrame  # purpose, month, lists, people_display
+    opt_outs: pl.DataFrame  # route, rows_display
+
+
+def _audit_entries(home: Home) -> tuple[list[dict[str, object]], str]:
+    path = audit_log_path(home)
+    if not path.exists():
+        return [], "No lists have been released yet."
+    try:
+        result = verify(path)
+    except AuditError:
+        return [], "The release log could not be read."
+    lines = path.read_text("utf-8").splitlines()[: result.entries]
+    state = (
+        f"The release log was checked and all {result.entries} entries are intact."
+        if result.ok
+        else f"The release log failed its integrity check after {result.entries} entries; this is being "
+        "investigated and only the entries before the problem are counted here."
+    )
+    return [json.loads(line) for line in lines], state
+
+
+def _releases(entries: list[dict[str, object]]) -> pl.DataFrame:
+    granted = [
+        {"purpose": str(e["purpose"]), "month": str(e["time"])[:7], "people": int(str(e["count_released"]))}
+        for e in entries
+        if e.get("outcome") == "granted"
+    ]
+    schema = {"purpose": pl.String, "month": pl.String, "people": pl.Int64}
+    frame = pl.DataFrame(granted, schema=schema)
+    summary = (
+        frame.group_by("purpose", "month")
+        .agg(pl.len().cast(pl.Int64).alias("lists"), pl.col("people").sum().cast(pl.Int64))
+        .sort("month", "purpose")
+    )
+    return round_and_suppress(summary, "people").select("purpose", "month", "lists", "people_display")
+
+
+def _opt_outs(home: Home) -> pl.DataFrame:
+    empty = pl.DataFrame(schema={"route": pl.String, "rows_display": pl.String})
+    con = open_warehouse(home)
+    if con is None:
+        return empty
+    try:
+        tables = {t for (t,) in con.sql("SELECT table_name FROM information_schema.tables").fetchall()}
+        if OPT_OUT_TABLE not in tables:
+            return empty
+        frame = con.sql(
+            f"SELECT route, sum(rows)::BIGINT AS rows FROM {OPT_OUT_TABLE} GROUP BY route ORDER BY route"  # noqa: S608
+        ).pl()
+    finally:
+        con.close()
+    return round_and_suppress(frame, "rows").select("route", "rows_display")
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out
+
+
+def build_report(home: Home, register: GovernanceRegister, *, now: datetime) -> TransparencyReport:
+    """Assemble the report (markdown and HTML) from the register, the audit log and the warehouse."""
+    today = now.astimezone(UTC).date()
+    entries, log_state = _audit_entries(home)
+    releases = _releases(entries)
+    opt_outs = _opt_outs(home)
+    titles = {p.id: p.title for p in register.purposes}
+
+    md: list[str] = [
+        "# How we use and share your health information",
+        "",
+        f"_Report produced on {today:%d %B %Y}._",
+        "",
+        "Health and care services in this area are joined up to find people who may need extra help, "
+        "for example people who are becoming frail and have not seen their GP recently. Our analysts "
+        "only ever work with records where your name and NHS number have been replaced by a code. "
+        "A list showing who someone is can only be sent to a GP practice, only about that practice's "
+        "own patients, and only for one of the purposes below. Every request is written down in a "
+        "log that cannot be changed without it showing.",
+        "",
+        "## Why lists of patients may be shared",
+        "",
+    ]
+    for p in register.purposes:
+        status = "active" if p.is_active(today) else ("ended" if today >= p.expires_on else "not started")
+        md += [
+            f"### {p.title}",
+            "",
+            f"- **Legal reason:** {LEGAL_BASIS_TEXT[p.legal_basis]}"
+            + (f" Reference {p.cag_reference}." if p.cag_reference else ""),
+            f"- **Approved by:** {p.approving_body}, from {p.approved_on:%d %B %Y} until {p.expires_on:%d %B %Y} "
+            f"({status}).",
+            "- **National Data Opt-out:** "
+            + (
+                "respected: if you opted out, you are left out."
+                if p.ndoo_applies
+                else "does not apply, because this is about your own care by your own practice."
+            ),  # fmt: skip
+            "- **What is shared:** " + ", ".join(f.replace("_", " ") for f in p.fields) + ".",
+            "",
+        ]
+    md += ["## Lists released each month", "", log_state, ""]
+    if releases.height:
+        rows = [
+            [
+                titles.get(str(r["purpose"]), str(r["purpose"])),
+                str(r["month"]),
+                str(r["lists"]),
+                str(r["people_display"]),
+            ]
+            for r in releases.iter_rows(named=True)
+        ]
+        md += _md_table(["Purpose", "Month", "Lists sent", "Patients included"], rows)
+    else:
+        md.append("No lists were released in this period.")
+    md += [
+        "",
+        "## Records left out because people opted out",
+        "",
+        "If you have opted out, your records are removed before they reach our analysts.",
+        "",
+    ]
+    if opt_outs.height:
+        md += _md_table(
+            ["How people opted out", "Records removed"],
+            [
+                [ROUTE_TEXT.get(str(r["route"]), str(r["route"])), str(r["rows_display"])]
+                for r in opt_outs.iter_rows(named=True)
+            ],
+        )
+    else:
+        md.append("No opt-out figures are available yet.")
+    md += [
+        "",
+        "## About these numbers",
+        "",
+        "To protect privacy, numbers from 1 to 7 are shown as `*` and other numbers are rounded to the "
+        "nearest 5. You can opt out of your data being used beyond your own care at "
+        "https://www.nhs.uk/your-nhs-data-matters/ or ask your GP practice about a Type 1 opt-out.",
+        "",
+    ]
+    markdown = "\n".join(md)
+    return TransparencyReport(markdown, _to_html(md), releases, opt_outs)
+
+
+def _to_html(md_lines: list[str]) -> str:
+    """A small, dependency-free rendering of the markdown above (headings, lists, tables, paragraphs)."""
+    body: list[str] = []
+    in_list = False
+    table: list[list[str]] = []
+
+    def inline(text: str) -> str:
+        escaped = html.escape(text)
+        parts = escaped.split("**")
+        escaped = "".join(f"<strong>{p}</strong>" if i % 2 else p for i, p in enumerate(parts))
+        parts = escaped.split("`")
+        return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+    def flush_table() -> None:
+        if table:
+            head, *rows = table
+            body.append(
+                "<table><thead><tr>" + "".join(f"<th>{inline(c)}</th>" for c in head) + "</tr></thead>"
+            )
+            body.append("<tbody>" + "".join("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in r) + "</tr>" for r in rows) + "</tbody></table>")  # fmt: skip
+            table.clear()
+
+    for line in md_lines:
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if not all(set(c) <= {"-"} for c in cells):
+                table.append(cells)
+            continue
+        flush_table()
+        if in_list and not line.startswith("- "):
+            body.append("</ul>")
+            in_list = False
+        if line.startswith("### "):
+            body.append(f"<h3>{inline(line[4:])}</h3>")
+        elif line.startswith("## "):
+            body.append(f"<h2>{inline(line[3:])}</h2>")
+        elif line.startswith("# "):
+            body.append(f"<h1>{inline(line[2:])}</h1>")
+        elif line.startswith("- "):
+            if not in_list:
+                body.append("<ul>")
+                in_list = True
+            body.append(f"<li>{inline(line[2:])}</li>")
+        elif line.startswith("_") and line.endswith("_"):
+            body.append(f"<p><em>{inline(line[1:-1])}</em></p>")
+        elif line:
+            body.append(f"<p>{inline(line)}</p>")
+    flush_table()
+    if in_list:
+        body.append("</ul>")
+    style = (
+        "body{font-family:system-ui,sans-serif;max-width:46em;margin:2em auto;padding:0 1em;line-height:1.5}"
+        "table{border-collapse:collapse}td,th{border:1px solid #999;padding:.3em .6em;text-align:left}"
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        "<title>How we use and share your health information</title>"
+        f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
+
+
+def write_report(home: Home, register: GovernanceRegister, *, now: datetime) -> tuple[Path, Path]:
+    """Write ``HOME/reports/transparency.md`` and ``.html`` (atomically); return their paths."""
+    report = build_report(home, register, now=now)
+    home.reports.mkdir(parents=True, exist_ok=True)
+    paths = (home.reports / "transparency.md", home.reports / "transparency.html")
+    for path, text in zip(paths, (report.markdown, report.html), strict=True):
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    return paths

@@ -1,0 +1,239 @@
+"""The whole pipeline, materialised in-process by Dagster on a small synthetic ICS, checked against truth."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+
+from connectors.spec import EXTRACTS, PATTERNS
+from linkage.warehouse import open_read_only
+from phm.runner import PipelineFailed, load
+from pipelines import steps
+from pipelines.home import Home
+from pseudonymisation import KeyProvider, Tokeniser
+
+_NOW = datetime(2026, 11, 1, tzinfo=UTC)
+
+# Which warehouse tables hold each source's loaded rows.
+SOURCE_TABLES: dict[str, tuple[str, ...]] = {
+    "gp_events": ("gp_event",),
+    "gp_medications": ("gp_medication",),
+    "apc": ("apc_episode",),
+    "ecds": ("ae_attendance",),
+    "outpatients": ("op_appointment",),
+    "csds": ("community_contact",),
+    "mhsds": ("mh_referral", "mh_contact", "mh_spell"),
+    "asc_cld": ("asc_event",),
+}
+
+
+@pytest.fixture(scope="module")
+def loaded(small_ics: Path, tmp_path_factory: pytest.TempPathFactory) -> Home:
+    """A home loaded once from the small ICS through the real Dagster job."""
+    home = Home(tmp_path_factory.mktemp("home")).prepare()
+    with dg.instance_for_test() as instance:
+        load(data=small_ics, home=home, instance=instance)
+    return home
+
+
+@pytest.fixture(scope="module")
+def warehouse(loaded: Home) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = open_read_only(loaded.warehouse)
+    yield con
+    con.close()
+
+
+def _tokens(home: Home, nhs_numbers: list[str]) -> set[str]:
+    tokeniser = Tokeniser(KeyProvider.dev(home.keys).token_key(), domain="warehouse")
+    return set(tokeniser.tokenise(pl.Series(nhs_numbers, dtype=pl.String)).to_list())
+
+
+def _all_tokens(con: duckdb.DuckDBPyConnection) -> set[str]:
+    tables = [
+        r[0]
+        for r in con.sql(
+            "select table_name from information_schema.columns where column_name = 'person_token'"
+        ).fetchall()
+    ]
+    found: set[str] = set()
+    for table in tables:  # table names come from the catalogue, not from input
+        found |= {r[0] for r in con.sql(f'select distinct person_token from "{table}"').fetchall()}
+    return found
+
+
+def test_every_asset_materialised_and_warehouse_published(
+    loaded: Home, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    tables = {r[0] for r in warehouse.sql("select table_name from information_schema.tables").fetchall()}
+    assert {"person", *[t for ts in SOURCE_TABLES.values() for t in ts], "reconciliation"} <= tables
+    assert warehouse.sql("select count(*) from person").fetchall()[0][0] > 2_000
+    assert loaded.vault.exists()
+
+
+def test_no_opted_out_person_anywhere_in_warehouse(
+    small_ics: Path, loaded: Home, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    truth = pl.read_parquet(small_ics / "truth" / "persons.parquet")
+    opted_out = truth.filter(pl.col("ndoo") | pl.col("type1_opt_out"))["nhs_number"].to_list()
+    kept = truth.filter(~pl.col("ndoo") & ~pl.col("type1_opt_out"))["nhs_number"].to_list()
+    assert len(opted_out) > 50
+    in_warehouse = _all_tokens(warehouse)
+    assert _tokens(loaded, opted_out) & in_warehouse == set()
+    # The check has teeth: people who did not opt out are found by the same tokenisation.
+    assert len(_tokens(loaded, kept) & in_warehouse) > 0.9 * len(kept)
+
+
+def test_reconciliation_is_exact_for_every_file(
+    small_ics: Path, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    records = pl.read_parquet(small_ics / "truth" / "records.parquet").with_columns(
+        pl.col("file").cast(pl.String)
+    )
+    lines_per_file = dict(records.group_by("file").len().iter_rows())
+    recon = warehouse.sql(
+        "select file, source, rows_in, loaded, quarantined, opted_out, excluded from reconciliation"
+    ).pl()
+    assert recon.height == len(lines_per_file)
+    for row in recon.iter_rows(named=True):
+        assert row["rows_in"] == lines_per_file[row["file"]], row["file"]
+        assert row["rows_in"] == row["loaded"] + row["quarantined"] + row["opted_out"] + row["excluded"]
+    for source, tables in SOURCE_TABLES.items():
+        loaded_rows = sum(warehouse.sql(f'select count(*) from "{t}"').fetchall()[0][0] for t in tables)
+        assert loaded_rows == recon.filter(pl.col("source") == source)["loaded"].sum(), source
+
+
+def test_injected_row_defects_are_quarantined_or_excluded_exactly(
+    small_ics: Path, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    records = pl.read_parquet(small_ics / "truth" / "records.parquet").with_columns(
+        pl.col("source").cast(pl.String)
+    )
+    truth = records.group_by("source").agg(
+        pl.col("malformed_line").sum(), pl.col("bad_date").sum(), pl.col("duplicate").sum()
+    )
+    quarantine = warehouse.sql(
+        "select source, reason, sum(rows)::bigint as rows from quarantine_summary group by all"
+    ).pl()
+    for row in truth.iter_rows(named=True):
+        got = dict(quarantine.filter(pl.col("source") == row["source"]).select("reason", "rows").iter_rows())
+        assert got.get("malformed_line", 0) == row["malformed_line"], row["source"]
+        assert got.get("invalid_date", 0) + got.get("future_date", 0) == row["bad_date"], row["source"]
+    dupes = dict(
+        warehouse.sql(
+            "select source, sum(excluded_duplicate)::bigint from reconciliation group by 1"
+        ).fetchall()
+    )
+    for row in truth.iter_rows(named=True):
+        assert dupes.get(row["source"], 0) == row["duplicate"], row["source"]
+
+
+NHS_RE = re.compile(r"\d{10}")
+POSTCODE_RE = re.compile(PATTERNS["postcode"].strip("^$"))
+
+
+def test_no_identifier_in_any_text_column(small_ics: Path, warehouse: duckdb.DuckDBPyConnection) -> None:
+    truth = pl.read_parquet(small_ics / "truth" / "persons.parquet")
+    nhs_numbers = set(truth["nhs_number"].to_list())
+    full_names = {f"{g} {f}".upper() for g, f in truth.select("given_name", "family_name").iter_rows()}
+    family_names = {f.upper() for f in truth["family_name"].to_list()}
+    text_columns = warehouse.sql(
+        "select table_name, column_name from information_schema.columns where data_type = 'VARCHAR'"
+    ).fetchall()
+    assert len(text_columns) > 50
+    for table, column in text_columns:
+        values = {
+            r[0]
+            for r in warehouse.sql(f'select distinct "{column}" from "{table}"').fetchall()
+            if r[0] is not None
+        }
+        for value in values:
+            assert not (set(NHS_RE.findall(value)) & nhs_numbers), f"{table}.{column} holds an NHS number"
+            assert not POSTCODE_RE.search(value), f"{table}.{column} holds a postcode"
+            assert value.upper() not in full_names, f"{table}.{column} holds a name"
+        # A column that is mostly family names is a name column, whatever it is called.
+        if len(values) > 20:
+            share = len({v.upper() for v in values} & family_names) / len(values)
+            assert share < 0.2, f"{table}.{column} looks like names"
+
+
+def test_rerun_replaces_months_and_never_duplicates(small_ics: Path, loaded: Home) -> None:
+    def counts() -> dict[str, int]:
+        con = open_read_only(loaded.warehouse)
+        try:
+            names = [r[0] for r in con.sql("select table_name from information_schema.tables").fetchall()]
+            return {
+                n: con.sql(f'select count(*) from "{n}"').fetchall()[0][0] for n in names if n != "load_log"
+            }
+        finally:
+            con.close()
+
+    before = counts()
+    with dg.instance_for_test() as instance:
+        load(data=small_ics, home=loaded, instance=instance)
+    assert counts() == before
+
+
+def test_readers_see_whole_loads_while_a_load_runs(small_ics: Path, loaded: Home) -> None:
+    con = open_read_only(loaded.warehouse)
+    persons = con.sql("select count(*) from person").fetchall()[0][0]
+    con.close()
+    errors: list[BaseException] = []
+
+    def rebuild() -> None:
+        try:
+            for _ in range(2):
+                steps.publish_warehouse(loaded, small_ics / "landing", "concurrent", built_at=_NOW)
+        except BaseException as exc:
+            errors.append(exc)
+
+    writer = threading.Thread(target=rebuild)
+    writer.start()
+    reads = 0
+    while writer.is_alive() or reads == 0:
+        reader = open_read_only(loaded.warehouse)
+        try:
+            assert reader.sql("select count(*) from person").fetchall()[0][0] == persons
+            assert reader.sql("select count(*) from reconciliation").fetchall()[0][0] > 0
+        finally:
+            reader.close()
+        reads += 1
+    writer.join()
+    assert errors == []
+    assert reads >= 2
+
+
+def test_malformed_file_fails_its_partition_and_leaves_warehouse_intact(
+    small_ics: Path, loaded: Home, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(small_ics / "landing", data / "landing")
+    home = Home(tmp_path / "home")
+    shutil.copytree(loaded.root, home.root)
+    published = hashlib.sha256(home.warehouse.read_bytes()).hexdigest()
+    months = steps.landing_months(data / "landing")
+    bad = data / "landing" / "apc" / f"apc_{months[2]}.csv"
+    bad.write_bytes(bad.read_bytes() + b"\xff\xfe not utf-8\n")
+    with dg.instance_for_test() as instance, pytest.raises(PipelineFailed) as failure:
+        load(data=data, home=home, instance=instance)
+    message = str(failure.value)
+    assert f"apc/apc_{months[2]}.csv" in message
+    assert "UTF-8" in message
+    assert "1 of 12 partition(s) of apc failed" in message
+    assert hashlib.sha256(home.warehouse.read_bytes()).hexdigest() == published
+    # The other months of the same source still loaded.
+    assert home.staged("apc", months[3]).exists()
+
+
+def test_every_extract_source_is_loaded(loaded: Home) -> None:
+    for source in EXTRACTS:
+        assert steps.staged_months(loaded, source), source

@@ -1,0 +1,74 @@
+"""Domain extracts: tokens that cannot be joined across recipients or to the warehouse; opt-outs now;
+aggregates under disclosure control; no NHS number anywhere."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pseudonymisation.release.extract import ExtractError, domain_tokens, extract
+from tests.unit.test_release_flow_fixtures import COHORT, NOW, TinyHome, make_home, nhs_number, write_landing
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> TinyHome:
+    return make_home(tmp_path)
+
+
+def _extract(tiny: TinyHome, domain: str, out: Path | None = None):  # type: ignore[no-untyped-def]
+    return extract(
+        home=tiny.home, landing=tiny.landing, domain=domain, cohort=COHORT, keys=tiny.keys, now=NOW, out=out
+    )
+
+
+def test_two_domains_share_no_token_and_neither_matches_the_warehouse(tiny: TinyHome, tmp_path: Path) -> None:
+    a = _extract(tiny, "research-a", tmp_path / "a.csv")
+    b = _extract(tiny, "research-b", tmp_path / "b.csv")
+    tokens_a = set(pl.read_csv(a.path)["domain_token"].to_list())
+    tokens_b = set(pl.read_csv(b.path)["domain_token"].to_list())
+    assert len(tokens_a) == len(tokens_b) == 5
+    assert not tokens_a & tokens_b
+    warehouse = set(tiny.people["person_token"].to_list())
+    assert not (tokens_a | tokens_b) & warehouse
+    assert all(t.startswith("E1-") and len(t) == 35 for t in tokens_a)
+
+
+def test_domain_tokens_are_stable_within_a_domain(tiny: TinyHome) -> None:
+    tokens = tiny.people["person_token"]
+    assert (
+        domain_tokens(tokens, tiny.keys, "research-a").to_list()
+        == domain_tokens(tokens, tiny.keys, "research-a").to_list()
+    )
+
+
+def test_extract_rows_hold_no_identifier_and_files_are_private(tiny: TinyHome) -> None:
+    outcome = _extract(tiny, "research-a")
+    frame = pl.read_csv(outcome.path, infer_schema=False)
+    assert frame.columns == ["domain_token", "age_band", "risk_tier", "risk_score"]
+    text = outcome.path.read_text() + outcome.aggregates_path.read_text()
+    assert all(n not in text for n in tiny.people["nhs_number"].to_list())
+    assert all(t not in text for t in tiny.people["person_token"].to_list())
+    assert stat.S_IMODE(outcome.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(outcome.path.parent.stat().st_mode) == 0o700
+
+
+def test_aggregates_are_suppressed_and_rounded(tiny: TinyHome) -> None:
+    outcome = _extract(tiny, "research-a")
+    aggregates = pl.read_csv(outcome.aggregates_path, infer_schema=False)
+    # Five people in all, spread over tiers: every non-zero cell (and the total, 5) is 1-7 -> suppressed.
+    shown = set(aggregates["people_display"].to_list())
+    assert shown <= {"*", "0"}
+
+
+def test_opt_outs_are_rechecked_now(tiny: TinyHome) -> None:
+    write_landing(tiny.landing, ndoo=[nhs_number(100)], type1=[nhs_number(500)])
+    outcome = _extract(tiny, "research-a")
+    assert outcome.rows == 3 and outcome.removed_opt_out == 2
+
+
+def test_bad_domain_is_refused(tiny: TinyHome) -> None:
+    with pytest.raises(ExtractError):
+        _extract(tiny, "Bad Domain!")

@@ -1,0 +1,73 @@
+"""The public transparency report: purposes, releases per purpose per month, opt-out removals, suppressed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from pseudonymisation.release.release import release
+from pseudonymisation.release.transparency import build_report, write_report
+from tests.unit.test_release_flow_fixtures import NOW, TinyHome, make_home
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> TinyHome:
+    return make_home(tmp_path)
+
+
+def _grant(tiny: TinyHome, practice: str, seconds: int) -> None:
+    outcome = release(
+        home=tiny.home,
+        landing=tiny.landing,
+        register=tiny.register,
+        purpose="frailty-review",
+        cohort="frail_65_high_risk",
+        practice=practice,
+        requester="Dr A Example, GP",
+        now=NOW + timedelta(seconds=seconds),
+        keys=tiny.keys,
+    )
+    assert outcome.granted
+
+
+def test_report_counts_releases_per_purpose_per_month_with_suppression(tiny: TinyHome) -> None:
+    _grant(tiny, "A81001", 0)  # 3 patients
+    _grant(tiny, "A81002", 1)  # 1 patient
+    release(
+        home=tiny.home,
+        landing=tiny.landing,
+        register=tiny.register,
+        purpose="old-pilot",
+        cohort="frail_65_high_risk",
+        practice="A81001",
+        requester="x, GP",
+        now=NOW,
+        keys=tiny.keys,
+    )  # denied: not counted
+    report = build_report(tiny.home, tiny.register, now=NOW)
+    assert report.releases.to_dicts() == [
+        {"purpose": "frailty-review", "month": "2026-11", "lists": 2, "people_display": "*"}
+    ]
+    # Opt-out routes: ndoo 40 + 3 = 43 -> 45; type1 12 -> 10.
+    assert report.opt_outs.to_dicts() == [
+        {"route": "ndoo", "rows_display": "45"},
+        {"route": "type1", "rows_display": "10"},
+    ]
+    md = report.markdown
+    assert "Proactive frailty review by the patient's own practice" in md
+    assert "Section 251 support" in md and "23/CAG/0001" in md
+    assert "| Proactive frailty review by the patient's own practice | 2026-11 | 2 | * |" in md
+    assert "all 3 entries are intact" in md
+    assert "A81001" not in md  # no practice-level figures
+    for value in tiny.people["nhs_number"].to_list() + tiny.people["person_token"].to_list():
+        assert value not in md and value not in report.html
+
+
+def test_report_files_are_written(tiny: TinyHome) -> None:
+    md_path, html_path = write_report(tiny.home, tiny.register, now=NOW)
+    assert md_path == tiny.home.reports / "transparency.md"
+    assert html_path.read_text().startswith("<!DOCTYPE html>")
+    assert "<table>" in html_path.read_text()
+    assert "No lists were released in this period." in md_path.read_text()
