@@ -120,8 +120,10 @@ def bench_pipeline(*, persons: int, seed: int, months: int) -> None:
                     rows_in += counts.rows_in if counts else 0
         with timer.stage("gp_master"):
             steps.build_gp_master(home)
+        with timer.stage("trace"):
+            link_counts = steps.trace_records(home)
         loaded = 0
-        with timer.stage("trace_tokenise_vault"):
+        with timer.stage("tokenise_vault_deidentify"):
             for source in EXTRACTS:
                 loaded += steps.pseudonymise_source(source, home, keys, registers).loaded
         with timer.stage("warehouse"):
@@ -141,6 +143,7 @@ def bench_pipeline(*, persons: int, seed: int, months: int) -> None:
             "rows_loaded": loaded,
             "rows_per_s": round(rows_in / seconds),
             "warehouse_rows": sum(stats.rows.values()),
+            "trace": link_counts,
             "peak_rss_mb": peak_rss_mb(),
         }
     )

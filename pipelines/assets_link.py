@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from connectors.spec import EXTRACTS
+from connectors.spec import EXTRACTS, GP_SOURCES
 from pipelines import steps
 from pipelines.assets_ingest import REGISTERS_KEY, ingest_key
 from pipelines.resources import PhmKeys, PhmPaths
@@ -31,6 +31,27 @@ def gp_master(paths: PhmPaths) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"dagster/row_count": rows})
 
 
+TRACED_KEY = dg.AssetKey(["identifiable", "traced"])
+
+
+@dg.asset(
+    key=TRACED_KEY,
+    deps=[GP_MASTER_KEY, *[ingest_key(s) for s in EXTRACTS if s not in GP_SOURCES]],
+    group_name="tracing",
+    kinds={"polars", "splink"},
+    description=(
+        "Records without a valid NHS number, pooled across sources and traced against the GP master: "
+        "exact passes, then Splink. Uncertain pairs go to the clerical review file."
+    ),
+)
+def traced(paths: PhmPaths) -> dg.MaterializeResult:
+    home = paths.installation()
+    counts = steps.trace_records(home)
+    return dg.MaterializeResult(
+        metadata={**counts, "review_file": dg.MetadataValue.path(str(home.review_queue))}
+    )
+
+
 def pseudonymised_key(source: str) -> dg.AssetKey:
     return dg.AssetKey(["pseudonymised", source])
 
@@ -38,7 +59,7 @@ def pseudonymised_key(source: str) -> dg.AssetKey:
 def _pseudonymised_asset(source: str) -> dg.AssetsDefinition:
     @dg.asset(
         key=pseudonymised_key(source),
-        deps=[ingest_key(source), GP_MASTER_KEY, REGISTERS_KEY],
+        deps=[ingest_key(source), REGISTERS_KEY, *([] if source in GP_SOURCES else [TRACED_KEY])],
         group_name="pseudonymisation",
         kinds={"polars", "parquet"},
         description=(

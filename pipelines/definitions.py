@@ -9,8 +9,10 @@ import os
 
 import dagster as dg
 
+from pipelines.assets_cohort import cohort_assets
 from pipelines.assets_ingest import ingest_assets, opt_out_register
-from pipelines.assets_link import gp_master, pseudonymised_assets, warehouse
+from pipelines.assets_link import gp_master, pseudonymised_assets, traced, warehouse
+from pipelines.assets_quality import quality_assets, quality_checks
 from pipelines.home import DEFAULT_DATA, DEFAULT_HOME
 from pipelines.partitions import extract_months
 from pipelines.resources import PhmKeys, PhmPaths
@@ -27,7 +29,17 @@ def build_definitions(data: str, home: str, key_mode: str = "dev") -> dg.Definit
             mode=key_mode, token_key=dg.EnvVar("PHM_TOKEN_KEY"), vault_key=dg.EnvVar("PHM_VAULT_KEY")
         )
     return dg.Definitions(
-        assets=[opt_out_register, *ingest_assets, gp_master, *pseudonymised_assets, warehouse],
+        assets=[
+            opt_out_register,
+            *ingest_assets,
+            gp_master,
+            traced,
+            *pseudonymised_assets,
+            warehouse,
+            *quality_assets,
+            *cohort_assets,
+        ],
+        asset_checks=quality_checks,
         jobs=[load_all],
         sensors=[landing_sensor],
         resources={"paths": PhmPaths(data=data, home=home), "keys": keys},

@@ -41,6 +41,16 @@ class Home:
     def gp_master(self) -> Path:
         return self.identifiable / "gp_master.parquet"
 
+    @property
+    def trace_results(self) -> Path:
+        """Pooled tracing result: demographics -> NHS number, method, confidence."""
+        return self.identifiable / "trace_results.parquet"
+
+    @property
+    def review_queue(self) -> Path:
+        """Clerical review file: uncertain pairs to decide ('match' / 'no_match'), honoured next run."""
+        return self.identifiable / "review" / "clerical_review.csv"
+
     def staged(self, source: str, month: str | None = None) -> Path:
         base = self.identifiable / "staged" / source
         return base if month is None else base / f"{month}.parquet"

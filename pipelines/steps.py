@@ -16,15 +16,19 @@ Stages:
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
 import connectors
 import linkage
+import quality
 from connectors.spec import EXTRACTS, GP_SOURCES, extract_filename
+from linkage import review
 from linkage.warehouse import WarehouseStats, build_warehouse
 from pipelines.home import Home
 from pseudonymisation import KeyProvider, Tokeniser, Vault, deidentify
@@ -153,22 +157,87 @@ def build_gp_master(home: Home) -> int:
     return master.height
 
 
+TRACE_COLUMNS: tuple[str, ...] = ("given_name", "family_name", "date_of_birth", "sex", "postcode", "address")
+_TRACE_SCHEMA = {
+    "given_name": pl.String, "family_name": pl.String, "date_of_birth": pl.Date, "sex": pl.String,
+    "postcode": pl.String, "address": pl.String,
+}  # fmt: skip
+
+
+def _untraced(frame: pl.DataFrame) -> pl.DataFrame:
+    """The demographics of rows without a valid NHS number, with every trace column present."""
+    missing = [pl.lit(None, dtype).alias(c) for c, dtype in _TRACE_SCHEMA.items() if c not in frame.columns]
+    return (
+        frame.filter(pl.col("nhs_number").is_null())
+        .with_columns(missing)
+        .select([pl.col(c).cast(t) for c, t in _TRACE_SCHEMA.items()])
+    )
+
+
+def trace_records(home: Home, *, probabilistic: bool = True, seed: int = 42) -> dict[str, int]:
+    """Trace every record without a valid NHS number, across all sources, in one pass.
+
+    Records are pooled and de-duplicated on their demographics first, so each distinct person-description
+    is traced once (exact passes, then Splink) and the probabilistic model is trained once per run. The
+    result — demographics -> NHS number, method, confidence — stays in the identifiable zone; pairs in the
+    uncertainty band go to the clerical review file, whose decisions are honoured on the next run.
+    """
+    master = pl.read_parquet(home.gp_master)
+    frames = [
+        _untraced(pl.read_parquet(home.staged(source, month)))
+        for source in EXTRACTS
+        if source not in GP_SOURCES
+        for month in staged_months(home, source)
+    ]
+    pooled = pl.concat(frames).unique(maintain_order=True) if frames else pl.DataFrame(schema=_TRACE_SCHEMA)
+    pooled = pooled.sort(list(_TRACE_SCHEMA), nulls_last=True)
+    passes: list[linkage.Tracer] = list(linkage.DEFAULT_PASSES)
+    if probabilistic and pooled.height:
+        decisions = review.read_decisions(home.review_queue) if home.review_queue.exists() else None
+        passes.append(linkage.SplinkPass(decisions=decisions, review_path=home.review_queue, seed=seed))
+    result = linkage.trace(pooled, master, passes=passes, namespace="pool")
+    results = result.frame.select(*_TRACE_SCHEMA, "nhs_number", "link_method", "link_confidence")
+    write_parquet(results, home.trace_results)
+    return {f"link/{method}": rows for method, rows in sorted(result.stats.rows.items())}
+
+
+def _apply_trace(
+    records: pl.DataFrame, traced: pl.DataFrame, tokeniser: Tokeniser, source: str
+) -> pl.DataFrame:
+    """Fill NHS numbers from the pooled trace; untraced rows get a persistent pseudo-ID."""
+    keys = _untraced(records.with_columns(pl.lit(None, pl.String).alias("nhs_number"))).with_row_index("_row")
+    found = keys.join(traced, on=list(_TRACE_SCHEMA), how="left", nulls_equal=True).sort("_row")
+    had_number = pl.col("nhs_number").is_not_null()
+    out = records.with_columns(
+        pl.when(had_number).then(pl.col("nhs_number")).otherwise(found["nhs_number"]).alias("nhs_number"),
+        pl.when(had_number).then(pl.lit("nhs_number")).otherwise(found["link_method"].fill_null("unmatched"))
+        .alias("link_method"),
+        pl.when(had_number).then(1.0).otherwise(found["link_confidence"].fill_null(0.0)).alias("link_confidence"),
+    )  # fmt: skip
+    pseudo = tokeniser.pseudo_id(
+        source, linkage.pseudo_keys(out, namespace=source, local_id=LOCAL_IDS.get(source))
+    )
+    return out.with_columns(
+        pl.when(pl.col("nhs_number").is_null()).then(pseudo).otherwise(None).alias("pseudo_id")
+    ).drop(*LOCAL_IDS.values(), strict=False)
+
+
 def pseudonymise_source(source: str, home: Home, keys: KeyProvider, registers: Registers) -> StageCounts:
     """Trace, re-check opt-outs, tokenise into the vault and de-identify every staged month of a source.
 
     Traced records can turn out to belong to someone who opted out: they are dropped here and the
     file's reconciliation moves them from loaded to opted out, so the books still balance.
     """
-    master = pl.read_parquet(home.gp_master)
+    traced = pl.read_parquet(home.trace_results) if source not in GP_SOURCES else None
     tokeniser = Tokeniser(keys.token_key(), domain="warehouse")
     total = StageCounts()
     with Vault.open(home.vault, keys.vault_key()) as vault:
         for month in staged_months(home, source):
             records = pl.read_parquet(home.staged(source, month))
             if source not in GP_SOURCES:
-                traced = linkage.trace(records, master, namespace=source, local_id=LOCAL_IDS.get(source))
-                records = _with_pseudo_ids(traced.frame, tokeniser, source)
-                for method, rows in traced.stats.rows.items():
+                assert traced is not None  # read above for every non-GP source
+                records = _apply_trace(records, traced, tokeniser, source)
+                for method, rows in records.group_by("link_method").len().iter_rows():
                     total.extra[f"link/{method}"] = total.extra.get(f"link/{method}", 0) + rows
             else:
                 records = records.with_columns(link_method=pl.lit("nhs_number"), link_confidence=pl.lit(1.0))
@@ -191,14 +260,6 @@ def pseudonymise_source(source: str, home: Home, keys: KeyProvider, registers: R
 
 # Columns that identify a person locally (stable across refreshes) and seed their persistent pseudo-ID.
 LOCAL_IDS: dict[str, str] = {"asc_cld": "la_person_id"}
-
-
-def _with_pseudo_ids(frame: pl.DataFrame, tokeniser: Tokeniser, source: str) -> pl.DataFrame:
-    """Turn tracing's `pseudo_key` (identifiable) into a persistent HMAC pseudo-ID for untraced rows."""
-    if "pseudo_key" not in frame.columns:
-        return frame
-    pseudo = tokeniser.pseudo_id(source, frame["pseudo_key"])
-    return frame.with_columns(pseudo_id=pseudo).drop("pseudo_key", *LOCAL_IDS.values(), strict=False)
 
 
 def _record_trace_opt_outs(home: Home, source: str, month: str, removed: pl.DataFrame) -> None:
@@ -234,8 +295,33 @@ def _final_reconciliation(home: Home, source: str, month: str, removed: pl.DataF
     return rec
 
 
-def publish_warehouse(home: Home, landing: Path, load_id: str, *, built_at: datetime) -> WarehouseStats:
-    """Rebuild the analyst warehouse from the pseudonymised zone and swap it in atomically."""
+def publish_warehouse(
+    home: Home,
+    landing: Path,
+    load_id: str,
+    *,
+    built_at: datetime,
+    quality_checks: bool = True,
+    timings: dict[str, float] | None = None,
+) -> WarehouseStats:
+    """Rebuild the analyst warehouse from the pseudonymised zone and swap it in atomically.
+
+    With `quality_checks`, every data quality expectation runs on the building file before the swap and
+    its counts land in `dq_results` (a failing check never stops the publish: Dagster's blocking checks
+    stop what comes downstream). `timings`, if given, receives the seconds the quality checks took.
+    """
+    hook = None
+    if quality_checks:
+        checks = quality.before_publish_hook(
+            quality.QualityPaths.under(home.root), run_id=load_id, run_at=built_at, as_of=built_at.date()
+        )
+
+        def hook(con: duckdb.DuckDBPyConnection) -> None:
+            start = time.perf_counter()
+            checks(con)
+            if timings is not None:
+                timings["quality"] = timings.get("quality", 0.0) + time.perf_counter() - start
+
     return build_warehouse(
         staged_dir=home.pseudo_staged_dir,
         ops_dir=home.ops_dir,
@@ -244,4 +330,5 @@ def publish_warehouse(home: Home, landing: Path, load_id: str, *, built_at: date
         load_id=load_id,
         built_at=built_at,
         codelists_dir=Path(__file__).resolve().parents[1] / "codelists",
+        before_publish=hook,
     )

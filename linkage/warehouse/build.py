@@ -21,7 +21,7 @@ import duckdb
 
 from linkage.warehouse.checks import WarehouseCheckError, run_checks
 from linkage.warehouse.reference import load_reference
-from linkage.warehouse.schema import FORBIDDEN_COLUMNS, OPS_TABLES, STAGED_COLUMNS, TABLES
+from linkage.warehouse.schema import DQ_RESULTS_COLUMNS, FORBIDDEN_COLUMNS, OPS_TABLES, STAGED_COLUMNS, TABLES
 
 _SQL_SCRIPTS = ("activity.sql", "person.sql")
 
@@ -74,9 +74,11 @@ def build_warehouse(
         (unclassified,) = con.execute(
             "SELECT count(*) FROM stg_mhsds WHERE upper(trim(record_type)) NOT IN ('REFERRAL', 'CONTACT', 'SPELL')"
             " OR record_type IS NULL"
-        ).fetchone() or (0,)
+        ).fetchall()[0]
         if before_publish is not None:
             before_publish(con)
+        ddl = ", ".join(f"{c} {t}" for c, t in DQ_RESULTS_COLUMNS.items())
+        con.execute(f"CREATE TABLE IF NOT EXISTS dq_results ({ddl})")
         duplicates = run_checks(con)
         rows = _log(con, load_id, built_at)
         for (temp,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall():
@@ -132,7 +134,7 @@ def _log(con: duckdb.DuckDBPyConnection, load_id: str, built_at: datetime) -> di
     rows: dict[str, int] = {}
     for table in TABLES:
         if table != "load_log":
-            (n,) = con.execute(f"SELECT count(*) FROM {table}").fetchone() or (0,)  # noqa: S608 (fixed names)
+            (n,) = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]  # noqa: S608 (fixed names)
             rows[table] = int(n)
     con.execute(
         "CREATE TABLE load_log (load_id VARCHAR, built_at TIMESTAMP, table_name VARCHAR, rows BIGINT)"

@@ -35,12 +35,14 @@ def run_checks(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         nulls, nhs_like = con.execute(
             f"SELECT count(*) FILTER (WHERE person_token IS NULL), "  # noqa: S608 (fixed table names)
             f"count(*) FILTER (WHERE regexp_full_match(person_token, '\\d{{10}}')) FROM {table}"
-        ).fetchone() or (0, 0)
+        ).fetchall()[0]
         if nulls:
             problems.append(f"{table}: {nulls} rows without person_token")
         if nhs_like:
             problems.append(f"{table}: {nhs_like} person_token values look like NHS numbers")
-    total, distinct = con.execute("SELECT count(*), count(DISTINCT person_token) FROM person").fetchone() or (
+    total, distinct = con.execute("SELECT count(*), count(DISTINCT person_token) FROM person").fetchall()[
+        0
+    ] or (
         0,
         0,
     )
@@ -50,7 +52,7 @@ def run_checks(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         (orphans,) = con.execute(
             f"SELECT count(*) FROM {table} AS a "  # noqa: S608 (fixed table names)
             "WHERE NOT EXISTS (SELECT 1 FROM person AS p WHERE p.person_token = a.person_token)"
-        ).fetchone() or (0,)
+        ).fetchall()[0]
         if orphans:
             problems.append(f"{table}: {orphans} rows whose person_token is not in person")
     if problems:
@@ -60,6 +62,6 @@ def run_checks(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         cols = ", ".join(key)
         (dups,) = con.execute(
             f"SELECT count(*) - count(DISTINCT ({cols})) FROM {table}"  # noqa: S608 (fixed identifiers)
-        ).fetchone() or (0,)
+        ).fetchall()[0]
         duplicates[table] = int(dups)
     return duplicates

@@ -87,5 +87,22 @@ ACTIVITY_KEYS: dict[str, tuple[str, ...]] = {
     "asc_event": ("event_id",),
 }
 REFERENCE_TABLES: tuple[str, ...] = ("ref_practice", "ref_lsoa", "ref_codelist", "ref_ethnic_category")
-OPERATIONAL_TABLES: tuple[str, ...] = ("load_log", *OPS_TABLES)
+# Data quality results, written into the building file by quality/ (through build_warehouse's
+# before_publish hook); created empty when a build runs without the checks.
+DQ_RESULTS_COLUMNS: dict[str, str] = {
+    "run_id": "VARCHAR",
+    "run_at": "TIMESTAMP",
+    "asset": "VARCHAR",
+    "expectation": "VARCHAR",
+    "category": "VARCHAR",
+    "kind": "VARCHAR",
+    "engine": "VARCHAR",
+    "rows_evaluated": "BIGINT",
+    "rows_failed": "BIGINT",
+    "pass_pct": "DOUBLE",
+    "threshold": "DOUBLE",
+    "severity": "VARCHAR",
+    "outcome": "VARCHAR",
+}
+OPERATIONAL_TABLES: tuple[str, ...] = ("load_log", *OPS_TABLES, "dq_results")
 TABLES: tuple[str, ...] = ("person", *ACTIVITY_KEYS, *REFERENCE_TABLES, *OPERATIONAL_TABLES)

@@ -1,0 +1,248 @@
+"""Features, risk model, scores and tiers, segments, cohorts and aggregates (the cohort/ domain).
+
+Thin assets over `cohort.*`: the warehouse is opened read-only; everything derived lives under
+HOME/cohort/ (parquet, tokens only) and HOME/models/<version>/ (model, metadata, model card). Metadata
+carries metrics and small tables (calibration, risk pyramid) as Markdown, never row values.
+"""
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+import polars as pl
+
+from cohort import model as risk
+from cohort.definitions import EventFilter, SettingTable, compile, load_cohorts
+from cohort.disclosure import protect_table
+from cohort.features import DEFAULT_ALLOWED_FEATURES
+from cohort.features_sql import attach_scores, compute_features
+from cohort.model_card import write_model_card
+from cohort.segments import assign_segments, segment_counts
+from cohort.tiers import pyramid
+from pipelines.home import Home
+from pipelines.resources import PhmPaths
+
+WAREHOUSE_KEY = dg.AssetKey(["warehouse", "warehouse"])
+GROUP = "cohort"
+COHORT_DIR = Path(risk.__file__).resolve().parent / "definitions"
+PURPOSES = frozenset({"risk_stratification_case_finding"})
+AGGREGATE_BY = ("practice_code", "pcn_code", "place", "imd_quintile", "ethnic_group", "risk_tier")
+
+# How cohort `codes`/`events` criteria reach the warehouse tables (the lead may move this into cohort/).
+WAREHOUSE_SETTINGS: dict[str, SettingTable] = {
+    "gp_event": SettingTable("gp_event", "event_date", code_columns=("snomed_code",)),
+    "gp_medication": SettingTable("gp_medication", "issue_date", code_columns=("dmd_code",)),
+    "apc": SettingTable(
+        "apc_spell", "admission_date", code_columns=("primary_diagnosis",),
+        filters={"emergency_only": EventFilter("is_emergency", (True,))},
+    ),
+    "ae": SettingTable("ae_attendance", "arrival_date", code_columns=("diagnosis", "chief_complaint")),
+    "op": SettingTable("op_appointment", "appointment_date"),
+    "community": SettingTable("community_contact", "contact_date"),
+    "mh": SettingTable("mh_contact", "contact_date"),
+    "asc": SettingTable("asc_event", "event_start"),
+}  # fmt: skip
+
+
+def _dir(home: Home) -> Path:
+    out = home.root / "cohort"
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _open(home: Home) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(home.warehouse), read_only=True)
+    con.execute("SET python_enable_replacements=false")
+    return con
+
+
+def _md(frame: pl.DataFrame, digits: int = 3) -> dg.MetadataValue:
+    rounded = frame.with_columns(pl.col(pl.Float64).round(digits))
+    header = "| " + " | ".join(rounded.columns) + " |\n|" + "---|" * rounded.width + "\n"
+    rows = "".join("| " + " | ".join("" if v is None else str(v) for v in r) + " |\n" for r in rounded.rows())
+    return dg.MetadataValue.md(header + rows)
+
+
+def _metrics_metadata(m: dict[str, Any]) -> dict[str, Any]:
+    return {k: dg.MetadataValue.float(float(v)) for k, v in m.items() if isinstance(v, float)}
+
+
+class CohortConfig(dg.Config):
+    """Score date (ISO; empty: the warehouse's last month end) and model kind ('logistic' or 'hgb')."""
+
+    score_date: str = ""
+    kind: str = "logistic"
+    seed: int = 0
+
+
+def _score_date(config: CohortConfig, con: duckdb.DuckDBPyConnection) -> date:
+    return date.fromisoformat(config.score_date) if config.score_date else risk.latest_date(con)
+
+
+@dg.asset(key=["cohort", "training_features"], deps=[WAREHOUSE_KEY], group_name=GROUP, kinds={"duckdb", "parquet"},
+          description="Features as at t - 12 months with the outcome (emergency admission in the next 12 months).")  # fmt: skip
+def training_features(config: CohortConfig, paths: PhmPaths) -> dg.MaterializeResult:
+    home = paths.installation()
+    with _open(home) as con:
+        t = _score_date(config, con)
+        frame = risk.training_frame(con, risk.months_before(t, risk.OUTCOME_MONTHS))
+    frame.write_parquet(_dir(home) / "training_features.parquet")
+    (_dir(home) / "score_date.json").write_text(json.dumps({"score_date": t.isoformat()}))
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": frame.height,
+            "outcome_rate": float(frame["y"].cast(pl.Float64).to_numpy().mean()),
+        }
+    )
+
+
+@dg.asset(key=["cohort", "features"], deps=[WAREHOUSE_KEY, ["cohort", "training_features"]], group_name=GROUP,
+          kinds={"duckdb", "parquet"}, description="Person features as at the score date t (tokens only).")  # fmt: skip
+def features(paths: PhmPaths) -> dg.MaterializeResult:
+    home = paths.installation()
+    t = date.fromisoformat(json.loads((_dir(home) / "score_date.json").read_text())["score_date"])
+    with _open(home) as con:
+        frame = compute_features(con, t)
+    frame.write_parquet(_dir(home) / "features_unscored.parquet")
+    return dg.MaterializeResult(metadata={"dagster/row_count": frame.height, "as_of": t.isoformat()})
+
+
+@dg.asset(key=["cohort", "risk_model"], deps=[["cohort", "training_features"]], group_name=GROUP,
+          kinds={"sklearn"}, description="Emergency admission risk model, versioned with its training window.")  # fmt: skip
+def risk_model(config: CohortConfig, paths: PhmPaths) -> dg.MaterializeResult:
+    home = paths.installation()
+    frame = pl.read_parquet(_dir(home) / "training_features.parquet")
+    t = date.fromisoformat(json.loads((_dir(home) / "score_date.json").read_text())["score_date"])
+    window = risk.TrainingWindow(risk.months_before(t, risk.OUTCOME_MONTHS), t, t)
+    kind: risk.Kind = "hgb" if config.kind == "hgb" else "logistic"
+    model, evaluation, _ = risk.train(frame, window, kind=kind, seed=config.seed)
+    folder = risk.save_model(model, evaluation, home.root / "models")
+    (_dir(home) / "current_model.json").write_text(
+        json.dumps({"version": model.version, "path": str(folder)})
+    )
+    evaluation.subgroups.write_parquet(folder / "subgroup_metrics.parquet")
+    evaluation.calibration.write_parquet(folder / "calibration.parquet")
+    return dg.MaterializeResult(
+        metadata={
+            "version": model.version,
+            "path": dg.MetadataValue.path(str(folder)),
+            **_metrics_metadata(evaluation.overall),
+            "calibration": _md(evaluation.calibration),
+            "baselines": _md(pl.DataFrame([{"baseline": k, **v} for k, v in evaluation.baselines.items()])),
+            "subgroups": _md(evaluation.subgroups.select("group", "value", "auroc", "calibration_slope")),
+        }
+    )
+
+
+@dg.asset(key=["cohort", "scores"], deps=[["cohort", "risk_model"], ["cohort", "features"]], group_name=GROUP,
+          kinds={"parquet"}, description="person_token, risk_score, risk_tier (Kaiser pyramid), risk_rank.")  # fmt: skip
+def scores(paths: PhmPaths) -> dg.MaterializeResult:
+    home = paths.installation()
+    current = json.loads((_dir(home) / "current_model.json").read_text())
+    model = risk.load_model(Path(current["path"]))
+    table = risk.score(model, pl.read_parquet(_dir(home) / "features_unscored.parquet"))
+    table.write_parquet(_dir(home) / "scores.parquet")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": table.height,
+            "model_version": model.version,
+            "risk_pyramid": _md(pyramid(table)),
+        }
+    )
+
+
+@dg.asset(key=["cohort", "segments"], deps=[["cohort", "scores"]], group_name=GROUP, kinds={"parquet"},
+          description="Bridges-to-Health segments, and the scored features table cohorts compile against.")  # fmt: skip
+def segments(paths: PhmPaths) -> dg.MaterializeResult:
+    home = paths.installation()
+    unscored = pl.read_parquet(_dir(home) / "features_unscored.parquet")
+    scored = pl.read_parquet(_dir(home) / "scores.parquet").join(
+        assign_segments(unscored), on="person_token", how="left"
+    )
+    final = attach_scores(unscored, scored)
+    final.write_parquet(_dir(home) / "features.parquet")
+    counts = segment_counts(final.filter(pl.col("segment").is_not_null()))
+    return dg.MaterializeResult(metadata={"dagster/row_count": final.height, "segments": _md(counts)})
+
+
+@dg.asset(key=["cohort", "model_card"], deps=[["cohort", "segments"]], group_name=GROUP, kinds={"html"},
+          description="Model card (Markdown + HTML) for the current model and run.")  # fmt: skip
+def model_card(paths: PhmPaths) -> dg.MaterializeResult:
+    home = paths.installation()
+    current = json.loads((_dir(home) / "current_model.json").read_text())
+    folder = Path(current["path"])
+    model = risk.load_model(folder)
+    meta = json.loads((folder / "metadata.json").read_text())
+    evaluation = risk.Evaluation(
+        meta["metrics"], pl.read_parquet(folder / "subgroup_metrics.parquet"), meta["baselines"],
+        pl.read_parquet(folder / "calibration.parquet"), meta["n_train"], meta["n_validation"],
+    )  # fmt: skip
+    result = risk.RunResult(
+        model, evaluation, pl.read_parquet(_dir(home) / "features.parquet"),
+        pl.read_parquet(_dir(home) / "scores.parquet"), {},
+    )  # fmt: skip
+    md, page = write_model_card(result, folder)
+    home.reports.mkdir(parents=True, exist_ok=True)
+    (home.reports / "model_card.html").write_text(page.read_text())
+    return dg.MaterializeResult(
+        metadata={"markdown": dg.MetadataValue.path(str(md)), "html": dg.MetadataValue.path(str(page))}
+    )
+
+
+@dg.asset(key=["cohort", "cohorts"], deps=[["cohort", "segments"]], group_name=GROUP, kinds={"duckdb", "parquet"},
+          description="One token list per cohort definition (cohort/definitions/*.yaml), with reasons.")  # fmt: skip
+def cohorts(paths: PhmPaths) -> dg.MaterializeResult:
+    home = paths.installation()
+    out_dir = _dir(home) / "cohorts"
+    out_dir.mkdir(exist_ok=True)
+    t = date.fromisoformat(json.loads((_dir(home) / "score_date.json").read_text())["score_date"])
+    sizes: dict[str, int] = {}
+    with _open(home) as con:
+        codelists = {r[0] for r in con.sql("SELECT DISTINCT codelist FROM ref_codelist").fetchall()}
+        con.register("features", pl.read_parquet(_dir(home) / "features.parquet"))
+        for definition in load_cohorts(COHORT_DIR, allowed_purposes=PURPOSES):
+            try:
+                query, params = compile(
+                    definition, features_table="features", allowed_features=DEFAULT_ALLOWED_FEATURES,
+                    allowed_codelists=codelists, setting_tables=WAREHOUSE_SETTINGS, as_of=t,
+                )  # fmt: skip
+            except ValueError as exc:  # e.g. a codelist this warehouse does not have: skip, say so
+                sizes[definition.id] = -1
+                dg.get_dagster_logger().warning(f"cohort {definition.id} skipped: {exc}")
+                continue
+            members = con.sql(query, params=params).pl()
+            members.write_parquet(out_dir / f"{definition.id}.parquet")
+            sizes[definition.id] = members.height
+    return dg.MaterializeResult(metadata={f"size/{k}": v for k, v in sizes.items()})
+
+
+@dg.asset(key=["cohort", "aggregates"], deps=[["cohort", "segments"]], group_name=GROUP, kinds={"parquet"},
+          description="People by practice, PCN, place, IMD quintile, ethnic group and risk tier, disclosure-controlled.")  # fmt: skip
+def aggregates(paths: PhmPaths) -> dg.MaterializeResult:
+    home = paths.installation()
+    frame = pl.read_parquet(_dir(home) / "features.parquet").filter(pl.col("alive"))
+    with _open(home) as con:
+        person = con.sql("SELECT person_token, pcn_code, place FROM person").pl()
+    frame = frame.join(person, on="person_token", how="left").with_columns(
+        ((pl.col("imd_decile") + 1) // 2).alias("imd_quintile")
+    )
+    out_dir = _dir(home) / "aggregates"
+    out_dir.mkdir(exist_ok=True)
+    metadata: dict[str, Any] = {}
+    for by in AGGREGATE_BY:
+        counts = (
+            frame.group_by(by)
+            .agg(pl.len().cast(pl.Int64).alias("n"))
+            .with_columns(pl.col(by).cast(pl.String))
+        )
+        counts = counts.with_columns(pl.col(by).fill_null("unknown"))
+        safe = protect_table(counts, [by])
+        safe.write_parquet(out_dir / f"people_by_{by}.parquet")
+        metadata[f"cells/{by}"] = safe.height
+    return dg.MaterializeResult(metadata=metadata)
+
+
+cohort_assets = [training_features, features, risk_model, scores, segments, model_card, cohorts, aggregates]

@@ -1,0 +1,142 @@
+"""Risk model metrics, fitting and artefacts on synthetic frames with a known logistic truth."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from cohort.features import FEATURE_COLUMNS
+from cohort.model import (
+    COUNT_INPUTS,
+    FLAG_INPUTS,
+    RunResult,
+    TrainingWindow,
+    calibration_fit,
+    load_model,
+    metrics,
+    months_before,
+    save_model,
+    score,
+    train,
+)
+from cohort.model_card import write_model_card
+from cohort.segments import assign_segments
+
+WINDOW = TrainingWindow(date(2025, 10, 31), date(2026, 10, 31), date(2026, 10, 31))
+
+
+def _expit(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))
+
+
+def test_calibration_of_the_truth_is_one() -> None:
+    rng = np.random.default_rng(1)
+    p = _expit(-2 + rng.standard_normal(200_000))
+    y = (rng.random(len(p)) < p).astype(float)
+    intercept, slope = calibration_fit(y, p)
+    assert slope == pytest.approx(1.0, abs=0.03)
+    assert intercept == pytest.approx(0.0, abs=0.03)
+    # Predictions twice as extreme on the logit scale: slope 1/2.
+    over = _expit(2 * np.log(p / (1 - p)))
+    assert calibration_fit(y, over)[1] == pytest.approx(0.5, abs=0.03)
+
+
+def test_metrics_need_enough_events() -> None:
+    m = metrics(np.array([0.0] * 50 + [1.0] * 3), np.full(53, 0.1))
+    assert m["events"] == 3 and m["auroc"] is None and m["calibration_slope"] is None
+
+
+def test_months_before_clips_to_month_end() -> None:
+    assert months_before(date(2025, 3, 31), 1) == date(2025, 2, 28)
+    assert months_before(date(2026, 10, 31), 12) == date(2025, 10, 31)
+
+
+def _synthetic_features(n: int, seed: int) -> pl.DataFrame:
+    """Every model input, with the outcome drawn from a known logistic model of a few of them."""
+    rng = np.random.default_rng(seed)
+    age = rng.integers(0, 95, n)
+    ltc = rng.poisson(age / 40)
+    efi = rng.poisson(age / 25)
+    emerg = rng.poisson(0.1 + age / 500)
+    imd = rng.integers(1, 11, n)
+    logit = -4.5 + 0.025 * age + 0.25 * np.minimum(ltc, 6) + 0.1 * efi + 0.6 * emerg + 0.08 * (5.5 - imd)
+    cols: dict[str, object] = {c: rng.poisson(1.0, n) for c in COUNT_INPUTS}
+    cols |= {c: rng.random(n) < 0.1 for c in FLAG_INPUTS}
+    cols |= {
+        "person_token": [f"P{i:06d}" for i in range(n)], "age": age, "sex": rng.choice(["M", "F"], n),
+        "imd_decile": imd, "ethnic_group": rng.choice(["White", "Asian", "Black"], n), "alive": np.ones(n, bool),
+        "ltc_count": ltc, "efi_deficits": efi, "emergency_admissions_12m": emerg,
+        "frailty_category": np.where(efi >= 5, "mild", "fit"),
+        "y": (rng.random(n) < _expit(logit)).astype(np.int8),
+    }  # fmt: skip
+    return pl.DataFrame(cols)
+
+
+@pytest.fixture(scope="module")
+def trained() -> tuple[RunResult, pl.DataFrame]:
+    frame = _synthetic_features(40_000, seed=3)
+    model, evaluation, held_out = train(frame, WINDOW, seed=0)
+    scores = score(model, frame.drop("y"))
+    features = frame.join(scores, on="person_token").join(assign_segments(frame), on="person_token")
+    return RunResult(model, evaluation, features, scores, {}), held_out
+
+
+def test_model_is_calibrated_and_beats_a_baseline(trained: tuple[RunResult, pl.DataFrame]) -> None:
+    result, held_out = trained
+    overall = result.evaluation.overall
+    assert 0.9 <= overall["calibration_slope"] <= 1.1
+    assert abs(overall["calibration_intercept"]) < 0.2
+    assert overall["auroc"] > result.evaluation.baselines["prior_emergency_admissions"]["auroc"]
+    assert overall["n"] == held_out.height == result.evaluation.n_validation
+    assert result.evaluation.n_train + result.evaluation.n_validation == 40_000
+
+
+def test_subgroups_cover_sex_age_ethnicity_and_deprivation(trained: tuple[RunResult, pl.DataFrame]) -> None:
+    groups = set(trained[0].evaluation.subgroups["group"])
+    assert groups == {"sex", "age_band", "ethnic_group", "imd_quintile"}
+
+
+def test_scores_are_tiered(trained: tuple[RunResult, pl.DataFrame]) -> None:
+    scores = trained[0].scores
+    assert scores.columns == ["person_token", "risk_score", "risk_rank", "risk_tier"]
+    assert scores.filter(pl.col("risk_tier") == "very high").height == 200  # 0.5% of 40,000
+
+
+def test_model_saved_with_its_window_and_reloaded(
+    trained: tuple[RunResult, pl.DataFrame], tmp_path: Path
+) -> None:
+    result = trained[0]
+    folder = save_model(result.model, result.evaluation, tmp_path)
+    assert folder.name == result.model.version and result.model.version.startswith("emerg12m-20251031-")
+    meta = json.loads((folder / "metadata.json").read_text())
+    assert meta["window"] == {
+        "features_as_of": "2025-10-31",
+        "outcome_end": "2026-10-31",
+        "score_date": "2026-10-31",
+    }
+    again = load_model(folder)
+    frame = result.features.head(100)
+    assert np.allclose(again.predict(frame), result.model.predict(frame))
+
+
+def test_model_card_written(trained: tuple[RunResult, pl.DataFrame], tmp_path: Path) -> None:
+    md, page = write_model_card(trained[0], tmp_path, created_at="2026-11-01")
+    text = md.read_text()
+    for heading in (
+        "## Intended use",
+        "## Performance on held-out people",
+        "## By subgroup",
+        "## Risk tiers",
+    ):
+        assert heading in text
+    assert "baseline: age_and_condition_count" in text
+    assert "<svg" in page.read_text() and "<table>" in page.read_text()
+
+
+def test_inputs_are_feature_columns() -> None:
+    assert set(COUNT_INPUTS + FLAG_INPUTS) <= set(FEATURE_COLUMNS)

@@ -1,0 +1,43 @@
+"""The Dagster face of quality/: definitions load, blocking follows severity, the report asset runs."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.assets_link import WAREHOUSE_KEY, pseudonymised_key
+from pipelines.assets_quality import REPORT_KEY, check_name, quality_assets, quality_checks
+from pipelines.resources import PhmPaths
+from quality import QualityPaths, before_publish_hook, load_config
+from tests.unit.test_linkage_warehouse import BUILT_AT, write_home
+
+
+def test_definitions_load_with_checks_on_sources_and_warehouse(tmp_path: Path) -> None:
+    paths = PhmPaths(data=str(tmp_path), home=str(tmp_path / "home"))
+    defs = dg.Definitions(assets=quality_assets, asset_checks=quality_checks, resources={"paths": paths})
+    dg.Definitions.validate_loadable(defs)
+    specs = {(s.asset_key, s.name): s for c in quality_checks for s in c.check_specs}
+    config = load_config()
+    assert len(specs) == len(config.expectations)
+    for e in config.expectations:
+        key = pseudonymised_key(e.target) if e.scope == "source" else WAREHOUSE_KEY
+        assert specs[(key, check_name(e.asset, e.id))].blocking == (e.severity == "block")
+
+
+def test_report_asset_writes_html_and_links_it(tmp_path: Path) -> None:
+    from linkage.warehouse import build_warehouse
+
+    home = tmp_path / "home"
+    dirs = write_home(home)
+    paths = QualityPaths.under(home)
+    hook = before_publish_hook(paths, run_id="R7", run_at=BUILT_AT, as_of=date(2025, 3, 1), engine="sql")
+    build_warehouse(dirs["staged"], dirs["ops"], dirs["reference"], home / "warehouse" / "warehouse.duckdb",
+                    load_id="L1", built_at=datetime(2025, 3, 1), codelists_dir=dirs["codelists"],
+                    before_publish=hook)  # fmt: skip
+    result = dg.materialize(quality_assets, resources={"paths": PhmPaths(data=str(tmp_path), home=str(home))})
+    assert result.success
+    (mat,) = result.asset_materializations_for_node(REPORT_KEY.to_python_identifier())
+    path = Path(str(mat.metadata["path"].value))
+    assert path == home / "reports" / "dq_R7.html" and path.is_file()
