@@ -33,8 +33,10 @@ ui: setup
 	DAGSTER_HOME=$(abspath .phm/dagster) $(BIN)/dagster dev -w workspace.yaml
 
 bench: setup
-	$(BIN)/phm bench generate --persons 1000000
-	$(BIN)/phm bench pipeline --persons 1000000
+	$(BIN)/phm bench generate
+	$(BIN)/phm bench pipeline
+	$(BIN)/phm bench model
+	$(BIN)/phm bench link
 
 clean:
 	rm -rf .phm

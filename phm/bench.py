@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -96,57 +97,114 @@ def bench_data(persons: int, seed: int, months: int) -> Path:
     return data
 
 
-def bench_pipeline(*, persons: int, seed: int, months: int) -> None:
+def run_stages(
+    landing: Path, home_root: Path, timer: Timer, *, quality_checks: bool = True
+) -> dict[str, Any]:
+    """Landing -> warehouse with `pipelines.steps` (what the Dagster assets call), stage by stage."""
     from connectors.spec import EXTRACTS
     from pipelines import steps
     from pipelines.home import Home
     from pseudonymisation import KeyProvider
 
-    data = bench_data(persons, seed, months)
-    landing = data / "landing"
-    timer = Timer()
+    home = Home(home_root).prepare()
+    keys = KeyProvider.dev(home.keys)
     rows_in = 0
-    with tempfile.TemporaryDirectory(prefix="phm-bench-home-") as tmp:
-        home = Home(Path(tmp)).prepare()
-        keys = KeyProvider.dev(home.keys)
-        start = time.perf_counter()
-        with timer.stage("registers"):
-            registers = steps.load_registers(landing, home)
-        month_list = steps.landing_months(landing)
-        with timer.stage("ingest"):
-            for source in EXTRACTS:
-                for month in month_list:
-                    counts = steps.ingest_month(source, month, landing, home, registers, "bench")
-                    rows_in += counts.rows_in if counts else 0
-        with timer.stage("gp_master"):
-            steps.build_gp_master(home)
-        with timer.stage("trace"):
-            link_counts = steps.trace_records(home)
-        loaded = 0
-        with timer.stage("tokenise_vault_deidentify"):
-            for source in EXTRACTS:
-                loaded += steps.pseudonymise_source(source, home, keys, registers).loaded
-        with timer.stage("warehouse"):
-            stats = steps.publish_warehouse(
-                home, landing, "bench", built_at=datetime(2026, 11, 1, tzinfo=UTC)
-            )
-        seconds = time.perf_counter() - start
-    emit(
-        {
-            "stage": "pipeline",
-            "persons": persons,
-            "seed": seed,
-            "months": months,
-            "seconds": round(seconds, 2),
-            "seconds_per_stage": timer.stages,
-            "rows_in": rows_in,
-            "rows_loaded": loaded,
-            "rows_per_s": round(rows_in / seconds),
-            "warehouse_rows": sum(stats.rows.values()),
-            "trace": link_counts,
-            "peak_rss_mb": peak_rss_mb(),
-        }
-    )
+    with timer.stage("registers"):
+        registers = steps.load_registers(landing, home)
+    month_list = steps.landing_months(landing)
+    with timer.stage("ingest"):
+        for source in EXTRACTS:
+            for month in month_list:
+                counts = steps.ingest_month(source, month, landing, home, registers, "bench")
+                rows_in += counts.rows_in if counts else 0
+    with timer.stage("gp_master"):
+        steps.build_gp_master(home)
+    with timer.stage("trace"):
+        link_counts = steps.trace_records(home)
+    loaded = 0
+    with timer.stage("tokenise_vault_deidentify"):
+        for source in EXTRACTS:
+            loaded += steps.pseudonymise_source(source, home, keys, registers).loaded
+    quality_seconds: dict[str, float] = {}
+    with timer.stage("warehouse_build_and_quality"):
+        stats = steps.publish_warehouse(
+            home, landing, "bench", built_at=datetime(2026, 11, 1, tzinfo=UTC),
+            quality_checks=quality_checks, timings=quality_seconds,
+        )  # fmt: skip
+    return {
+        "rows_in": rows_in,
+        "rows_loaded": loaded,
+        "warehouse_rows": sum(stats.rows.values()),
+        "trace": link_counts,
+        "quality_s": round(quality_seconds.get("quality", 0.0), 2),
+    }
 
 
-BENCHES: dict[str, Callable[..., None]] = {"generate": bench_generate, "pipeline": bench_pipeline}
+def bench_pipeline(*, persons: int, seed: int, months: int) -> None:
+    data = bench_data(persons, seed, months)
+    timer = Timer()
+    home_root = bench_home(persons, seed, months)
+    if home_root.exists():
+        shutil.rmtree(home_root)
+    start = time.perf_counter()
+    figures = run_stages(data / "landing", home_root, timer)
+    seconds = time.perf_counter() - start
+    quality_s = figures.pop("quality_s")
+    emit({
+        "stage": "pipeline",
+        "persons": persons,
+        "seed": seed,
+        "months": months,
+        "seconds": round(seconds, 2),
+        "seconds_per_stage": timer.stages,
+        "rows_per_s": round(figures["rows_in"] / seconds),
+        "quality_seconds": quality_s,
+        "quality_share_of_pipeline": round(quality_s / (seconds - quality_s), 3),
+        **figures,
+        "peak_rss_mb": peak_rss_mb(),
+    })  # fmt: skip
+
+
+def bench_home(persons: int, seed: int, months: int) -> Path:
+    """Where `bench pipeline` leaves its installation, reused by `bench model`."""
+    return DEFAULT_HOME / "bench" / f"home-p{persons}-s{seed}-m{months}"
+
+
+def bench_model(*, persons: int, seed: int, months: int) -> None:
+    """Risk model vs the generator's oracle (features + training + scoring timed; the load is not)."""
+    from cohort.model import benchmark, truth_frame
+    from pipelines.home import Home
+    from pseudonymisation import KeyProvider, Tokeniser
+
+    data = bench_data(persons, seed, months)
+    home = Home(bench_home(persons, seed, months))
+    if not home.warehouse.exists():
+        run_stages(data / "landing", home.root, Timer(), quality_checks=False)
+    tokeniser = Tokeniser(KeyProvider.dev(home.keys).token_key(), domain="warehouse")
+    figures = benchmark(home.warehouse, truth_frame(data / "truth", tokeniser.tokenise))
+    emit({"stage": "model", "persons": persons, "seed": seed, **figures, "peak_rss_mb": peak_rss_mb()})
+
+
+def bench_link(*, persons: int, seed: int, unlinked: int) -> None:
+    """Tracing (exact passes then Splink) of `unlinked` records against a `persons` GP master."""
+    from linkage.probabilistic import benchmark
+
+    start = time.perf_counter()
+    figures = benchmark(persons, unlinked, seed)
+    emit({
+        "stage": "link",
+        "persons": persons,
+        "unlinked": unlinked,
+        "seed": seed,
+        "seconds": figures.get("trace_s", round(time.perf_counter() - start, 2)),
+        **{k: v for k, v in figures.items() if k not in {"persons", "unlinked", "seed"}},
+        "peak_rss_mb": peak_rss_mb(),
+    })  # fmt: skip
+
+
+BENCHES: dict[str, Callable[..., None]] = {
+    "generate": bench_generate,
+    "pipeline": bench_pipeline,
+    "model": bench_model,
+    "link": bench_link,
+}

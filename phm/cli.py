@@ -91,7 +91,7 @@ def ui(data: DataDir = DEFAULT_DATA, home: HomeDir = DEFAULT_HOME) -> None:
 
 
 @bench_app.command("generate")
-def bench_generate(persons: Persons = 1_000_000, seed: Seed = 42, months: Months = 24) -> None:
+def bench_generate(persons: Persons = 880_000, seed: Seed = 42, months: Months = 24) -> None:
     """Time the synthetic generator."""
     from phm.bench import bench_generate as run_bench
 
@@ -99,7 +99,7 @@ def bench_generate(persons: Persons = 1_000_000, seed: Seed = 42, months: Months
 
 
 @bench_app.command("pipeline")
-def bench_pipeline(persons: Persons = 1_000_000, seed: Seed = 42, months: Months = 24) -> None:
+def bench_pipeline(persons: Persons = 880_000, seed: Seed = 42, months: Months = 24) -> None:
     """Time landing -> warehouse, stage by stage (data generated first, outside the timing)."""
     from phm.bench import bench_pipeline as run_bench
 
@@ -107,6 +107,28 @@ def bench_pipeline(persons: Persons = 1_000_000, seed: Seed = 42, months: Months
 
 
 register_release_commands(app)
+
+
+@bench_app.command("model")
+def bench_model(persons: Persons = 880_000, seed: Seed = 11, months: Months = 24) -> None:
+    """Risk model AUROC and calibration against the generator's oracle (loads the data first if needed)."""
+    from phm.bench import bench_model as run_bench
+
+    run_bench(persons=persons, seed=seed, months=months)
+
+
+@bench_app.command("link")
+def bench_link(
+    persons: Persons = 1_000_000,
+    seed: Seed = 42,
+    unlinked: Annotated[
+        int, typer.Option("--unlinked", min=1, help="Records without an NHS number.")
+    ] = 100_000,
+) -> None:
+    """Probabilistic tracing: unlinked records with injected errors against a GP master."""
+    from phm.bench import bench_link as run_bench
+
+    run_bench(persons=persons, seed=seed, unlinked=unlinked)
 
 
 def _domain_errors() -> tuple[type[BaseException], ...]:

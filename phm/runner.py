@@ -82,6 +82,15 @@ def load(
         run_config=QUIET_LOGS,
         raise_on_error=False,
     )
+    blocking = [
+        f"blocking check failed: {e.description or e.check_name}"
+        for e in result.get_asset_check_evaluations()
+        if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
+    ]
+    if blocking:
+        raise PipelineFailed(
+            "data quality stopped the run; downstream assets were not materialised.\n" + "\n".join(blocking)
+        )
     if not result.success:
         failures = [
             f"{e.step_key}: {_root_message(e.step_failure_data.error)}"
