@@ -21,6 +21,7 @@ from pipelines.resources import PhmPaths
 from quality import (
     CheckResult,
     QualityPaths,
+    linkage_markdown,
     load_config,
     results_from_table,
     run_source_checks,
@@ -140,10 +141,16 @@ def data_quality_report(paths: PhmPaths) -> dg.MaterializeResult:
         run_ids = [r.run_id for r in results_from_table(con)]
         run_id = run_ids[0] if run_ids else uuid.uuid4().hex[:12]
         path = write_report(con, _paths(paths), home.reports, run_id=run_id)
+        linkage = linkage_markdown(con, _paths(paths), run_id)
     finally:
         con.close()
     return dg.MaterializeResult(
-        metadata={"path": dg.MetadataValue.path(str(path)), "report": dg.MetadataValue.url(path.as_uri())}
+        metadata={
+            "path": dg.MetadataValue.path(str(path)),
+            "report": dg.MetadataValue.url(path.as_uri()),
+            # Match rates by source, ethnic group and IMD quintile (rounded/suppressed counts).
+            "linkage_rates": dg.MetadataValue.md(linkage),
+        }
     )
 
 

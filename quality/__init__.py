@@ -8,12 +8,13 @@ Public face:
 * `before_publish_hook(...)` - pass to `linkage.warehouse.build_warehouse(before_publish=...)` to write
   `dq_results` into the warehouse being built and keep the run in the history;
 * `coverage(con)` - who is missing and why, disclosure-protected;
-* `write_report(...)` - the per-run HTML report.
+* `write_report(...)` - the per-run HTML report (with a Linkage section: match rates by source,
+  ethnic group and IMD quintile, `linkage.linkage_quality`); `linkage_markdown(...)` - the same as Markdown.
 """
 
 from quality.config import Expectation, QualityConfig, load_config
 from quality.coverage import coverage
-from quality.report import SECTIONS, write_report
+from quality.report import SECTIONS, linkage_markdown, write_report
 from quality.runner import (
     DQ_RESULTS_COLUMNS,
     CheckResult,
@@ -21,6 +22,7 @@ from quality.runner import (
     QualityRun,
     before_publish_hook,
     load_history,
+    load_linkage_rates,
     outcome,
     results_from_table,
     run_source_checks,
@@ -40,7 +42,9 @@ __all__ = [
     "before_publish_hook",
     "coverage",
     "load_config",
+    "linkage_markdown",
     "load_history",
+    "load_linkage_rates",
     "outcome",
     "results_from_table",
     "run_source_checks",

@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -286,9 +287,38 @@ def _timestamp(day: date) -> Any:
     return pd.Timestamp(day)
 
 
+#: The code lists shipped with the repository (what the warehouse build loads into ref_codelist).
+SHIPPED_CODELISTS = Path(__file__).resolve().parents[1] / "codelists"
+
+
+def shipped_codelists(folder: Path = SHIPPED_CODELISTS) -> list[tuple[str, str]]:
+    """(codelist, code) pairs of the OpenCodelists-style CSVs in `folder`, read as the warehouse build
+    reads them: codelist = file stem, `code` column (else the first), spaces trimmed."""
+    import polars as pl
+
+    pairs: set[tuple[str, str]] = set()
+    for path in sorted(folder.glob("*.csv")):
+        frame = pl.read_csv(path, infer_schema=False)
+        lower = {c.lower(): c for c in frame.columns}
+        codes = frame.get_column(lower.get("code", frame.columns[0])).str.strip_chars().drop_nulls()
+        pairs |= {(path.stem, c) for c in codes.to_list()}
+    return sorted(pairs)
+
+
 def codelist_lookup(con: duckdb.DuckDBPyConnection) -> Callable[[tuple[str, ...]], list[str]]:
-    """Codes of the ref_codelist lists whose names match any of the given globs (`*` = every list)."""
-    rows = con.execute("SELECT DISTINCT codelist, code FROM ref_codelist WHERE code IS NOT NULL").fetchall()
+    """Codes of the ref_codelist lists whose names match any of the given globs (`*` = every list).
+
+    Without a `ref_codelist` table on `con` (source checks on their own connection) the code lists
+    shipped with the repository are read instead: the same lists the warehouse build loads."""
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'ref_codelist'"
+    ).fetchall()
+    if found and found[0][0]:
+        rows = con.execute(
+            "SELECT DISTINCT codelist, code FROM ref_codelist WHERE code IS NOT NULL"
+        ).fetchall()
+    else:
+        rows = shipped_codelists()
 
     def lookup(globs: tuple[str, ...]) -> list[str]:
         return sorted({code for name, code in rows if any(fnmatch.fnmatchcase(name, g) for g in globs)})

@@ -13,8 +13,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from linkage.linkage_quality import rates_markdown
 from quality.coverage import coverage
-from quality.runner import QualityPaths, load_history
+from quality.runner import QualityPaths, load_history, load_linkage_rates
 
 SECTIONS = (
     "Failing checks",
@@ -23,6 +24,7 @@ SECTIONS = (
     "Ethnicity recording by practice",
     "Timeliness",
     "Coverage and bias",
+    "Linkage",
 )
 MIN_GROUP_ROWS = 8  # rates over fewer rows are left blank (small numbers)
 _SOURCES = ("gp_patients", "apc", "ecds", "outpatients", "csds", "mhsds", "asc_cld")
@@ -237,6 +239,15 @@ def write_report(con: duckdb.DuckDBPyConnection, paths: QualityPaths, out_dir: P
         body.append(f"<h3>{_e(measure)} by {_e(dimension)}</h3>")
         body.append(_table(part.select("value", "n_display")))
 
+    body.append(f"<h2>{SECTIONS[6]}</h2>")
+    body.append(
+        "<p>Records of the feeds that can arrive without an NHS number: the share that arrived without a "
+        "valid one, and of those the share traced exactly, probabilistically or left unmatched (with a "
+        "persistent pseudo-ID), by source, ethnic group and IMD quintile (1 = most deprived). Counts 1-7 "
+        "suppressed (*), others rounded to 5; shares from the published counts.</p>"
+    )
+    body.append(_linkage_table(load_linkage_rates(paths, run_id, con)))
+
     page = (
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>DQ {_e(run_id)}</title>"
         f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>"
@@ -254,3 +265,26 @@ def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
         "SELECT count(*) FROM information_schema.tables WHERE table_name = $name", {"name": name}
     ).fetchall()
     return bool(rows and rows[0][0])
+
+
+def _linkage_table(rates: pl.DataFrame) -> str:
+    if rates.height == 0:
+        return "<p>No traced feeds.</p>"
+    shown = rates.select(
+        "dimension", "value",
+        pl.col("records_display").alias("records"),
+        pl.col("no_valid_nhs_display").alias("no valid NHS no."),
+        pl.col("no_valid_nhs_pct").alias("no valid NHS no. %"),
+        pl.col("traced_exact_display").alias("exact"),
+        pl.col("exact_pct").alias("exact %"),
+        pl.col("traced_probabilistic_display").alias("probabilistic"),
+        pl.col("probabilistic_pct").alias("probabilistic %"),
+        pl.col("unmatched_display").alias("unmatched"),
+        pl.col("unmatched_pct").alias("unmatched %"),
+    )  # fmt: skip
+    return _table(shown.with_columns(pl.col(pl.Float64).cast(pl.String).fill_null("*")))
+
+
+def linkage_markdown(con: duckdb.DuckDBPyConnection, paths: QualityPaths, run_id: str) -> str:
+    """The run's linkage rates as a Markdown table (for Dagster metadata)."""
+    return rates_markdown(load_linkage_rates(paths, run_id, con))

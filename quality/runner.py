@@ -507,6 +507,37 @@ def save_history(paths: QualityPaths, run: QualityRun) -> None:
         tmp.replace(target)
 
 
+def linkage_rates_path(paths: QualityPaths, run_id: str) -> Path | None:
+    """Where a run's published linkage rates are kept (ops zone, next to the check history)."""
+    return paths.history / f"linkage_{run_id}.parquet" if paths.history is not None else None
+
+
+def save_linkage_rates(paths: QualityPaths, run_id: str, con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Match rates by source, ethnic group and IMD quintile of the warehouse behind `con` (its
+    `stg_<source>` tables inside the build, else the pseudonymised staged files), disclosure-protected,
+    kept as `linkage_<run>.parquet` for the report and the Dagster metadata; returns them."""
+    from linkage.linkage_quality import linkage_rates
+
+    rates = linkage_rates(con, paths.pseudo_staged)
+    target = linkage_rates_path(paths, run_id)
+    if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        rates.write_parquet(tmp)
+        tmp.replace(target)
+    return rates
+
+
+def load_linkage_rates(paths: QualityPaths, run_id: str, con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The run's kept linkage rates; computed from `con` and the pseudonymised staged files if absent."""
+    from linkage.linkage_quality import linkage_rates
+
+    kept = linkage_rates_path(paths, run_id)
+    if kept is not None and kept.exists():
+        return pl.read_parquet(kept)
+    return linkage_rates(con, paths.pseudo_staged)
+
+
 def load_history(paths: QualityPaths) -> pl.DataFrame:
     """Every saved run's results, oldest first (for the trend over loads)."""
     return _read_history(paths, "results_*.parquet", DQ_RESULTS_SCHEMA).sort("run_at", "run_id")
@@ -537,6 +568,7 @@ def before_publish_hook(
         run.results += wh.results
         write_dq_results(con, run.frame())
         save_history(paths, run)
+        save_linkage_rates(paths, run_id, con)
         if on_results is not None:
             on_results(run)
 

@@ -1,0 +1,246 @@
+"""Linkage quality, visible (issue 7 §3): match rates from the pseudonymised zone, accuracy against truth.
+
+Two halves, kept apart on purpose:
+
+* `linkage_counts` / `linkage_rates` read only pseudonymised data: the staged records' `link_method`
+  (every activity row keeps how it was linked) joined on `person_token` to the warehouse `person` for
+  ethnic group and IMD quintile. Of the records that arrived without a valid NHS number (`link_method`
+  other than `nhs_number`), how many were traced exactly, probabilistically, or left unmatched — by
+  source, ethnic group and IMD quintile, because linkage error that differs between groups is a known
+  source of bias. `linkage_rates` publishes them through `cohort.disclosure.round_and_suppress`.
+* `linkage_accuracy` reads the synthetic truth (tests and benchmarks only, never the pipeline): the
+  precision, recall and F1 of the person tokens given to records that arrived without a valid NHS number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Protocol
+
+import duckdb
+import polars as pl
+
+from cohort.disclosure import round_and_suppress
+
+#: Counts per group (unrounded in `linkage_counts`, published in `linkage_rates`).
+COUNT_COLUMNS: tuple[str, ...] = (
+    "records",
+    "no_valid_nhs",
+    "traced_exact",
+    "traced_probabilistic",
+    "unmatched",
+)
+#: Shares in `linkage_rates`: no_valid_nhs of records; the three outcomes of no_valid_nhs.
+RATE_COLUMNS: tuple[str, ...] = ("no_valid_nhs_pct", "exact_pct", "probabilistic_pct", "unmatched_pct")
+DIMENSIONS: tuple[str, ...] = ("source", "ethnic_group", "imd_quintile")
+#: Feeds whose records can arrive without an NHS number (GP feeds always carry it).
+TRACED_SOURCES: tuple[str, ...] = ("apc", "ecds", "outpatients", "csds", "mhsds", "asc_cld")
+
+_GROUP_EXPR = {
+    "source": "r.source",
+    "ethnic_group": "coalesce(p.ethnic_group, 'Unknown')",
+    "imd_quintile": "coalesce(CAST((p.imd_decile + 1) // 2 AS VARCHAR), 'Unknown')",
+}
+_COUNT_SCHEMA: dict[str, Any] = {
+    "dimension": pl.String, "value": pl.String, **dict.fromkeys(COUNT_COLUMNS, pl.Int64)
+}  # fmt: skip
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    rows = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = $name", {"name": name}
+    ).fetchall()
+    return bool(rows and rows[0][0])
+
+
+def _records_sql(con: duckdb.DuckDBPyConnection, staged: Path | None, sources: Iterable[str]) -> str | None:
+    """One SELECT of (source, person_token, link_method) over every traced feed: the build's
+    `stg_<source>` tables when `con` has them, else the pseudonymised staged parquet under `staged`."""
+    parts = []
+    for source in sources:
+        if _has_table(con, f"stg_{source}"):
+            rel = f"stg_{source}"
+        else:
+            files = sorted(str(p) for p in (staged / source).glob("*.parquet")) if staged else []
+            if not files:
+                continue
+            listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+            rel = f"read_parquet([{listed}], union_by_name = true)"
+        parts.append(f"SELECT '{source}' AS source, person_token, link_method FROM {rel}")  # noqa: S608
+    return " UNION ALL ".join(parts) if parts else None
+
+
+def linkage_counts(
+    con: duckdb.DuckDBPyConnection,
+    staged: Path | None = None,
+    *,
+    sources: Iterable[str] = TRACED_SOURCES,
+) -> pl.DataFrame:
+    """Unrounded counts per (dimension, value): records, no_valid_nhs, traced_exact,
+    traced_probabilistic, unmatched. Not for publication as is (see `linkage_rates`).
+
+    `con` reaches the warehouse `person` table (the building file inside the before-publish hook, or
+    a published file); records are the `stg_<source>` tables when present, else `staged`
+    (HOME/pseudonymised/staged). Exact = any `exact_*` pass; probabilistic = the Splink pass (and
+    clerical-review decisions, which it applies); unmatched = left with a persistent pseudo-ID.
+    """
+    records = _records_sql(con, staged, sources)
+    if records is None:
+        return pl.DataFrame(schema=_COUNT_SCHEMA)
+    person = (
+        "LEFT JOIN (SELECT person_token, any_value(ethnic_group) AS ethnic_group, "
+        "any_value(imd_decile) AS imd_decile FROM person GROUP BY person_token) AS p USING (person_token)"
+        if _has_table(con, "person")
+        else "LEFT JOIN (SELECT NULL::VARCHAR AS person_token, NULL::VARCHAR AS ethnic_group, "
+        "NULL::INTEGER AS imd_decile WHERE false) AS p USING (person_token)"
+    )
+    measures = (
+        "count(*) AS records, "
+        "count(*) FILTER (WHERE link_method IS DISTINCT FROM 'nhs_number') AS no_valid_nhs, "
+        "count(*) FILTER (WHERE link_method LIKE 'exact%') AS traced_exact, "
+        "count(*) FILTER (WHERE link_method IS DISTINCT FROM 'nhs_number' AND link_method NOT LIKE 'exact%' "
+        "AND link_method IS DISTINCT FROM 'unmatched' AND link_method IS NOT NULL) AS traced_probabilistic, "
+        "count(*) FILTER (WHERE link_method = 'unmatched' OR link_method IS NULL) AS unmatched"
+    )
+    frames = []
+    for dimension, expr in _GROUP_EXPR.items():
+        frames.append(
+            con.sql(
+                f"SELECT '{dimension}' AS dimension, CAST({expr} AS VARCHAR) AS value, {measures} "  # noqa: S608
+                f"FROM ({records}) AS r {person} GROUP BY ALL ORDER BY value"
+            ).pl()
+        )
+    return pl.concat(frames, how="vertical_relaxed").cast(_COUNT_SCHEMA)
+
+
+def protect(counts: pl.DataFrame) -> pl.DataFrame:
+    """Publishable rates: every count through `round_and_suppress` (1-7 suppressed, others rounded to
+    5); shares (%) computed from the published counts, null where a count they use is suppressed."""
+    out = counts.select("dimension", "value")
+    for col in COUNT_COLUMNS:
+        safe = round_and_suppress(counts.select(pl.col(col).alias("n")), "n")
+        out = out.with_columns(safe["n"].alias(col), safe["n_display"].alias(f"{col}_display"))
+
+    def pct(num: str, den: str) -> pl.Expr:
+        return pl.when(pl.col(den) > 0).then((100.0 * pl.col(num) / pl.col(den)).round(1)).otherwise(None)
+
+    return out.with_columns(
+        pct("no_valid_nhs", "records").alias("no_valid_nhs_pct"),
+        pct("traced_exact", "no_valid_nhs").alias("exact_pct"),
+        pct("traced_probabilistic", "no_valid_nhs").alias("probabilistic_pct"),
+        pct("unmatched", "no_valid_nhs").alias("unmatched_pct"),
+    )
+
+
+def linkage_rates(
+    con: duckdb.DuckDBPyConnection,
+    staged: Path | None = None,
+    *,
+    sources: Iterable[str] = TRACED_SOURCES,
+) -> pl.DataFrame:
+    """Match rates by source, ethnic group and IMD quintile, disclosure-protected (safe to publish).
+
+    Columns: dimension, value, the COUNT_COLUMNS (published value, null when suppressed) each with a
+    `<col>_display` text ('*' or the rounded number), and the RATE_COLUMNS in %.
+    """
+    return protect(linkage_counts(con, staged, sources=sources))
+
+
+def rates_markdown(rates: pl.DataFrame) -> str:
+    """The published rates as a Markdown table (Dagster metadata, the report's text)."""
+    head = ["dimension", "value", "records", "no valid NHS no.", "exact %", "probabilistic %", "unmatched %"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def fmt(v: float | None) -> str:
+        return "*" if v is None else f"{v:.1f}"
+
+    for r in rates.iter_rows(named=True):
+        lines.append(
+            f"| {r['dimension']} | {r['value']} | {r['records_display']} | {r['no_valid_nhs_display']} | "
+            f"{fmt(r['exact_pct'])} | {fmt(r['probabilistic_pct'])} | {fmt(r['unmatched_pct'])} |"
+        )
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------- against truth
+class _Tokeniser(Protocol):
+    def tokenise(self, values: pl.Series) -> pl.Series: ...
+
+
+def _staged_dir(home: Any) -> Path:
+    if hasattr(home, "pseudo_staged_dir"):
+        return Path(home.pseudo_staged_dir)
+    return Path(home) / "pseudonymised" / "staged"
+
+
+def _gp_master(home: Any) -> Path:
+    if hasattr(home, "gp_master"):
+        return Path(home.gp_master)
+    return Path(home) / "identifiable" / "gp_master.parquet"
+
+
+def linkage_accuracy(
+    truth_dir: Path,
+    home: Any,
+    tokeniser: _Tokeniser,
+    *,
+    sources: Iterable[str] | None = None,
+) -> dict[str, Any]:
+    """Precision, recall and F1 of tracing on a loaded synthetic ICS (tests and benchmarks only).
+
+    The records are those that arrived without a valid NHS number (truth `nhs_missing` or
+    `nhs_bad_check_digit`) and were loaded (matched on file and line to the pseudonymised staged
+    records of `home`, a `pipelines.home.Home` or its root). A record is linked when its token is a
+    `P` token; correct when it equals the tokenised true NHS number (`tokeniser`: the warehouse-domain
+    `pseudonymisation.Tokeniser`). precision = correct / linked; recall = correct / records whose
+    person is in the GP demographic master (the ones tracing could find; every record when the master
+    is not there); `recall_all` = correct / every record. `truth_dir` is `DATA/truth`.
+    """
+    wanted = set(sources) if sources is not None else None
+    truth = pl.read_parquet(truth_dir / "records.parquet").with_columns(
+        pl.col("file").cast(pl.String), pl.col("source").cast(pl.String)
+    )
+    truth = truth.filter(pl.col("nhs_missing") | pl.col("nhs_bad_check_digit"))
+    if wanted is not None:
+        truth = truth.filter(pl.col("source").is_in(sorted(wanted)))
+    staged = _staged_dir(home)
+    files = [p for p in sorted(staged.glob("*/*.parquet")) if wanted is None or p.parent.name in wanted]
+    frames = [
+        pl.read_parquet(p, columns=["source_file", "source_line", "person_token"]).select(
+            pl.col("source_file").alias("file"), pl.col("source_line").cast(pl.Int64).alias("line"),
+            "person_token",
+        )
+        for p in files
+    ]  # fmt: skip
+    if not frames:
+        got = truth.head(0).with_columns(pl.lit(None, pl.String).alias("person_token"))
+    else:
+        got = truth.with_columns(pl.col("line").cast(pl.Int64)).join(
+            pl.concat(frames), on=["file", "line"], how="inner"
+        )
+    expected = tokeniser.tokenise(got.get_column("nhs_number").cast(pl.String))
+    got = got.with_columns(expected.alias("expected"))
+    master = _gp_master(home)
+    if master.exists():
+        in_master = set(pl.read_parquet(master, columns=["nhs_number"])["nhs_number"].to_list())
+        got = got.with_columns(pl.col("nhs_number").is_in(sorted(in_master)).alias("in_master"))
+    else:
+        got = got.with_columns(pl.lit(True).alias("in_master"))
+    linked = got.get_column("person_token").str.starts_with("P").fill_null(False)
+    correct = linked & (got.get_column("person_token") == got.get_column("expected")).fill_null(False)
+    n_records, n_linked, n_correct = got.height, int(linked.sum()), int(correct.sum())
+    n_master = int(got.get_column("in_master").sum())
+    precision = n_correct / n_linked if n_linked else 1.0
+    recall = n_correct / n_master if n_master else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
+        "recall_all": round(n_correct / n_records, 4) if n_records else 1.0,
+        "records": n_records,
+        "linked": n_linked,
+        "correct": n_correct,
+        "in_master": n_master,
+    }
