@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from pipelines.home import DEFAULT_DATA, DEFAULT_HOME, Home
+from pseudonymisation.release.register import EXAMPLE_REGISTER, resolve_register_path
 
 if TYPE_CHECKING:
     from pseudonymisation import KeyProvider
     from pseudonymisation.release import GovernanceRegister
 
-__all__ = ["register_commands", "resolve_register_path"]
+__all__ = ["EXAMPLE_REGISTER", "register_commands", "resolve_register_path"]
 
 HomeOpt = Annotated[
     Path, typer.Option("--home", help="Installation home: warehouse, vault, keys, audit log.")
@@ -34,23 +35,6 @@ HomeOpt = Annotated[
 DataOpt = Annotated[Path, typer.Option("--data", help="Folder holding landing/ (registers are re-read now).")]
 RegisterOpt = Annotated[Path | None, typer.Option("--register", help="Governance register YAML.")]
 KeysOpt = Annotated[Path | None, typer.Option("--keys", help="Key folder (default HOME/identifiable/keys).")]
-
-EXAMPLE_REGISTER = (
-    Path(__file__).resolve().parents[1] / "pseudonymisation" / "release" / "example_register.yaml"
-)
-
-
-def resolve_register_path(home: Path, data: Path, explicit: Path | None = None) -> Path:
-    """The register a command uses (see the module docstring for the order)."""
-    if explicit is not None:
-        return explicit
-    for candidate in (
-        home / "governance_register.yaml",
-        data / "landing" / "registers" / "governance_register.yaml",
-    ):
-        if candidate.is_file():
-            return candidate
-    return EXAMPLE_REGISTER
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:

@@ -6,7 +6,7 @@ carries metrics and small tables (calibration, risk pyramid) as Markdown, never 
 """
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +20,19 @@ from cohort.disclosure import protect_table
 from cohort.features import DEFAULT_ALLOWED_FEATURES
 from cohort.features_sql import attach_scores, compute_features
 from cohort.model_card import write_model_card
+from cohort.publish import cohort_tables, publish_tables
 from cohort.segments import assign_segments, segment_counts
 from cohort.tiers import pyramid
 from pipelines.home import Home
 from pipelines.resources import PhmPaths
+from pseudonymisation.release.register import EXAMPLE_REGISTER, load_register
 
 WAREHOUSE_KEY = dg.AssetKey(["warehouse", "warehouse"])
 GROUP = "cohort"
 COHORT_DIR = Path(risk.__file__).resolve().parent / "definitions"
-PURPOSES = frozenset({"risk_stratification_case_finding"})
+# A cohort definition names the governance-register purpose it serves (the shipped register, which
+# `phm release` also falls back to): a cohort for a purpose the register does not know is refused.
+PURPOSES = frozenset(p.id for p in load_register(EXAMPLE_REGISTER).purposes)
 AGGREGATE_BY = ("practice_code", "pcn_code", "place", "imd_quintile", "ethnic_group", "risk_tier")
 
 # How cohort `codes`/`events` criteria reach the warehouse tables (the lead may move this into cohort/).
@@ -202,15 +206,17 @@ def cohorts(paths: PhmPaths) -> dg.MaterializeResult:
     sizes: dict[str, int] = {}
     with _open(home) as con:
         codelists = {r[0] for r in con.sql("SELECT DISTINCT codelist FROM ref_codelist").fetchall()}
-        con.register("features", pl.read_parquet(_dir(home) / "features.parquet"))
+        # Not named `features`: the published warehouse may already hold a `features` table.
+        con.register("cohort_features", pl.read_parquet(_dir(home) / "features.parquet"))
         for definition in load_cohorts(COHORT_DIR, allowed_purposes=PURPOSES):
             try:
                 query, params = compile(
-                    definition, features_table="features", allowed_features=DEFAULT_ALLOWED_FEATURES,
+                    definition, features_table="cohort_features", allowed_features=DEFAULT_ALLOWED_FEATURES,
                     allowed_codelists=codelists, setting_tables=WAREHOUSE_SETTINGS, as_of=t,
                 )  # fmt: skip
             except ValueError as exc:  # e.g. a codelist this warehouse does not have: skip, say so
                 sizes[definition.id] = -1
+                (out_dir / f"{definition.id}.parquet").unlink(missing_ok=True)  # never publish a stale list
                 dg.get_dagster_logger().warning(f"cohort {definition.id} skipped: {exc}")
                 continue
             members = con.sql(query, params=params).pl()
@@ -245,4 +251,38 @@ def aggregates(paths: PhmPaths) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata=metadata)
 
 
-cohort_assets = [training_features, features, risk_model, scores, segments, model_card, cohorts, aggregates]
+@dg.asset(key=["cohort", "published"],
+          deps=[["cohort", "cohorts"], ["cohort", "aggregates"], ["cohort", "segments"], ["cohort", "scores"]],
+          group_name=GROUP, kinds={"duckdb"},
+          description="Publishes features, risk_score, cohort_member and agg_people_by_* into the warehouse (atomic).")  # fmt: skip
+def published(paths: PhmPaths) -> dg.MaterializeResult:
+    home = paths.installation()
+    folder = _dir(home)
+    cohort_ids = [d.id for d in load_cohorts(COHORT_DIR, allowed_purposes=PURPOSES)]
+    lists = {
+        cid: pl.read_parquet(folder / "cohorts" / f"{cid}.parquet")
+        for cid in cohort_ids
+        if (folder / "cohorts" / f"{cid}.parquet").is_file()
+    }
+    tables = cohort_tables(
+        features=pl.read_parquet(folder / "features.parquet"),
+        scores=pl.read_parquet(folder / "scores.parquet"),
+        cohorts=lists,
+        aggregates={
+            by: pl.read_parquet(folder / "aggregates" / f"people_by_{by}.parquet") for by in AGGREGATE_BY
+        },
+        built_at=datetime.now(UTC),
+    )
+    publish_tables(home.warehouse, tables)
+    return dg.MaterializeResult(
+        metadata={
+            "warehouse": dg.MetadataValue.path(str(home.warehouse)),
+            "cohorts": len(lists),
+            **{f"rows/{name}": frame.height for name, frame in tables.items()},
+        }
+    )
+
+
+cohort_assets = [
+    training_features, features, risk_model, scores, segments, model_card, cohorts, aggregates, published,
+]  # fmt: skip

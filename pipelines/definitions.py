@@ -13,6 +13,7 @@ from pipelines.assets_cohort import cohort_assets
 from pipelines.assets_ingest import ingest_assets, opt_out_register
 from pipelines.assets_link import gp_master, pseudonymised_assets, traced, warehouse
 from pipelines.assets_quality import quality_assets, quality_checks
+from pipelines.assets_release import release_assets, release_jobs
 from pipelines.home import DEFAULT_DATA, DEFAULT_HOME
 from pipelines.partitions import extract_months
 from pipelines.resources import PhmKeys, PhmPaths
@@ -38,9 +39,10 @@ def build_definitions(data: str, home: str, key_mode: str = "dev") -> dg.Definit
             warehouse,
             *quality_assets,
             *cohort_assets,
+            *release_assets,
         ],
         asset_checks=quality_checks,
-        jobs=[load_all],
+        jobs=[load_all, *release_jobs],  # release_cohort is an op job: never part of load_all
         sensors=[landing_sensor],
         resources={"paths": PhmPaths(data=data, home=home), "keys": keys},
     )

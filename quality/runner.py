@@ -26,7 +26,7 @@ from typing import Any, Literal
 import duckdb
 import polars as pl
 
-from linkage.warehouse.schema import DQ_RESULTS_COLUMNS
+from linkage.warehouse.schema import DQ_RESULTS_COLUMNS, LINKAGE_RATES_COLUMNS
 from quality.config import RECONCILIATION_COLUMNS, Expectation, QualityConfig, load_config
 from quality.expectations import Frame, Unit, codelist_lookup, ident, merge_plain, units_for
 
@@ -568,11 +568,27 @@ def before_publish_hook(
         run.results += wh.results
         write_dq_results(con, run.frame())
         save_history(paths, run)
-        save_linkage_rates(paths, run_id, con)
+        rates = save_linkage_rates(paths, run_id, con)
+        write_linkage_rates(con, rates)
         if on_results is not None:
             on_results(run)
 
     return hook
+
+
+def write_linkage_rates(con: duckdb.DuckDBPyConnection, rates: pl.DataFrame) -> None:
+    """(Re)create the warehouse's `linkage_rates` table (disclosure-controlled counts and shares)."""
+    ddl = ", ".join(f"{c} {t}" for c, t in LINKAGE_RATES_COLUMNS.items())
+    con.execute("DROP TABLE IF EXISTS linkage_rates")
+    con.execute(f"CREATE TABLE linkage_rates ({ddl})")
+    if rates.height:
+        # The warehouse spells no_valid_nhs as untraceable_on_arrival: no column there may say "nhs".
+        renamed = rates.rename(lambda c: c.replace("no_valid_nhs", "untraceable_on_arrival"))
+        con.register("_linkage_rates_in", renamed.select(list(LINKAGE_RATES_COLUMNS)))
+        try:
+            con.execute("INSERT INTO linkage_rates SELECT * FROM _linkage_rates_in")
+        finally:
+            con.unregister("_linkage_rates_in")
 
 
 def results_from_table(con: duckdb.DuckDBPyConnection) -> list[CheckResult]:

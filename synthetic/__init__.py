@@ -94,9 +94,7 @@ def generate(config: GeneratorConfig, out: Path, progress: Progress | None = Non
     (landing / "reference").mkdir()
     ndoo_frame.write_csv(landing / "registers/national_data_opt_out.csv", line_terminator="\n")
     ns_frame.write_csv(landing / "registers/non_sharing_practices.csv", line_terminator="\n")
-    registers.write_governance(
-        landing / "registers/governance_register.yaml", registers.governance_register(cal, geo)
-    )
+    registers.write_governance(landing / "registers/governance_register.yaml")
     for rel, frame in reference_frames(geo).items():
         frame.write_csv(landing / rel, line_terminator="\n")
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import polars as pl
-import yaml
 
 from synthetic.config import Calendar, GeneratorConfig
 from synthetic.geography import Geography
@@ -54,78 +53,9 @@ def non_sharing_practices(
     return flag, frame
 
 
-def governance_register(cal: Calendar, geo: Geography) -> dict[str, Any]:
-    """An example register of approved purposes for re-identification (validated by a later issue)."""
-    end = np.datetime64(cal.labels[-1], "M")
-    approved = str((end - 9).astype("datetime64[D]"))
-    expiry = str((end + 15).astype("datetime64[D]"))
-    expired_on = str((end - 2).astype("datetime64[D]"))
-    pcns = sorted(set(geo.pcn_code.tolist()))
-    practices = sorted(geo.practice_code.tolist())
-    return {
-        "version": 1,
-        "organisation": "Synthetic ICS (fictitious)",
-        "purposes": [
-            {
-                "id": "DC-001",
-                "title": "Case finding for proactive care: the registered practice re-identifies its own "
-                "high-risk patients for multidisciplinary review",
-                "legal_basis": "Direct care: UK GDPR Art 6(1)(e) and Art 9(2)(h); common law duty of "
-                "confidentiality met by implied consent for direct care",
-                "approving_body": "ICS Information Governance Group",
-                "approved_date": approved,
-                "expiry_date": expiry,
-                "permitted_cohorts": ["risk_tier_1", "risk_tier_2", "frailty_moderate_severe"],
-                "recipients": [{"type": "practice", "scope": "own_registered_patients", "codes": practices}],
-                "fields": [
-                    "nhs_number",
-                    "given_name",
-                    "family_name",
-                    "date_of_birth",
-                    "practice_code",
-                    "risk_tier",
-                    "frailty_category",
-                ],
-                "ndoo_applies": False,
-                "type1_applies": True,
-            },
-            {
-                "id": "DC-002",
-                "title": "PCN anticipatory care: PCN clinical teams re-identify frail patients of member practices",
-                "legal_basis": "Direct care: UK GDPR Art 6(1)(e) and Art 9(2)(h); implied consent",
-                "approving_body": "ICS Information Governance Group",
-                "approved_date": approved,
-                "expiry_date": expiry,
-                "permitted_cohorts": ["frailty_moderate_severe"],
-                "recipients": [{"type": "pcn", "scope": "member_practice_patients", "codes": pcns}],
-                "fields": [
-                    "nhs_number",
-                    "given_name",
-                    "family_name",
-                    "date_of_birth",
-                    "practice_code",
-                    "frailty_category",
-                ],
-                "ndoo_applies": False,
-                "type1_applies": True,
-            },
-            {
-                "id": "PL-001",
-                "title": "Service evaluation of the frailty pathway (identifiable linkage for follow-up)",
-                "legal_basis": "Section 251 support (COPI Regulations 2002, Regulation 5)",
-                "approving_body": "Confidentiality Advisory Group (example reference 26/CAG/0000)",
-                "approved_date": approved,
-                "expiry_date": expired_on,
-                "permitted_cohorts": ["frailty_moderate_severe"],
-                "recipients": [{"type": "team", "scope": "named_team", "codes": ["ICS-ANALYTICS"]}],
-                "fields": ["nhs_number", "date_of_birth"],
-                "ndoo_applies": True,
-                "type1_applies": True,
-                "note": "Expired: requests under this purpose must be refused.",
-            },
-        ],
-    }
+def write_governance(path: Path) -> None:
+    """The example governance register of approved purposes (the one shipped with the release code),
+    so a synthetic installation releases under the same purposes the docs and cohort definitions name."""
+    from pseudonymisation.release.register import EXAMPLE_REGISTER
 
-
-def write_governance(path: Path, register: dict[str, Any]) -> None:
-    path.write_text(yaml.safe_dump(register, sort_keys=False, width=100, allow_unicode=True))
+    shutil.copyfile(EXAMPLE_REGISTER, path)

@@ -21,7 +21,14 @@ import duckdb
 
 from linkage.warehouse.checks import WarehouseCheckError, run_checks
 from linkage.warehouse.reference import load_reference
-from linkage.warehouse.schema import DQ_RESULTS_COLUMNS, FORBIDDEN_COLUMNS, OPS_TABLES, STAGED_COLUMNS, TABLES
+from linkage.warehouse.schema import (
+    DQ_RESULTS_COLUMNS,
+    FORBIDDEN_COLUMNS,
+    LINKAGE_RATES_COLUMNS,
+    OPS_TABLES,
+    STAGED_COLUMNS,
+    TABLES,
+)
 
 _SQL_SCRIPTS = ("activity.sql", "person.sql")
 
@@ -79,6 +86,8 @@ def build_warehouse(
             before_publish(con)
         ddl = ", ".join(f"{c} {t}" for c, t in DQ_RESULTS_COLUMNS.items())
         con.execute(f"CREATE TABLE IF NOT EXISTS dq_results ({ddl})")
+        ddl = ", ".join(f"{c} {t}" for c, t in LINKAGE_RATES_COLUMNS.items())
+        con.execute(f"CREATE TABLE IF NOT EXISTS linkage_rates ({ddl})")
         duplicates = run_checks(con)
         rows = _log(con, load_id, built_at)
         for (temp,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall():

@@ -104,5 +104,26 @@ DQ_RESULTS_COLUMNS: dict[str, str] = {
     "severity": "VARCHAR",
     "outcome": "VARCHAR",
 }
-OPERATIONAL_TABLES: tuple[str, ...] = ("load_log", *OPS_TABLES, "dq_results")
+# Linkage rates by source, ethnic group and IMD quintile (linkage/linkage_quality.py), counts under
+# disclosure control; written by the same hook, created empty otherwise.
+LINKAGE_RATES_COLUMNS: dict[str, str] = {
+    "dimension": "VARCHAR",
+    "value": "VARCHAR",
+    **{
+        name: kind
+        for count in (
+            "records",
+            "untraceable_on_arrival",
+            "traced_exact",
+            "traced_probabilistic",
+            "unmatched",
+        )
+        for name, kind in ((count, "BIGINT"), (f"{count}_display", "VARCHAR"))
+    },
+    "untraceable_on_arrival_pct": "DOUBLE",
+    "exact_pct": "DOUBLE",
+    "probabilistic_pct": "DOUBLE",
+    "unmatched_pct": "DOUBLE",
+}
+OPERATIONAL_TABLES: tuple[str, ...] = ("load_log", *OPS_TABLES, "dq_results", "linkage_rates")
 TABLES: tuple[str, ...] = ("person", *ACTIVITY_KEYS, *REFERENCE_TABLES, *OPERATIONAL_TABLES)

@@ -34,6 +34,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 __all__ = [
+    "EXAMPLE_REGISTER",
     "LEGAL_BASES",
     "RELEASE_FIELDS",
     "GovernanceRegister",
@@ -42,7 +43,26 @@ __all__ = [
     "RegisterError",
     "UnknownPurposeError",
     "load_register",
+    "resolve_register_path",
 ]
+
+#: The register shipped with the code (used when an installation supplies none).
+EXAMPLE_REGISTER: Path = Path(__file__).resolve().parent / "example_register.yaml"
+
+
+def resolve_register_path(home: Path, data: Path, explicit: Path | None = None) -> Path:
+    """The register an installation uses, first found: ``explicit``; ``HOME/governance_register.yaml``;
+    ``DATA/landing/registers/governance_register.yaml``; the shipped ``EXAMPLE_REGISTER``."""
+    if explicit is not None:
+        return explicit
+    for candidate in (
+        home / "governance_register.yaml",
+        data / "landing" / "registers" / "governance_register.yaml",
+    ):
+        if candidate.is_file():
+            return candidate
+    return EXAMPLE_REGISTER
+
 
 LegalBasis = Literal["individual_care", "s251", "consent", "public_health"]
 #: individual_care: direct care, UK GDPR 6(1)(e) + 9(2)(h), common-law duty met by implied consent.

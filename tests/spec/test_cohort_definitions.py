@@ -27,7 +27,7 @@ from cohort.features import DEFAULT_ALLOWED_FEATURES
 AS_OF = date(2026, 6, 30)
 EXAMPLES = Path(cohort.__file__).parent / "definitions"
 CODELISTS = {"hba1c", "diabetes_diagnosis", "cancer"}
-PURPOSES = {"risk_stratification_case_finding"}
+PURPOSES = {"proactive-frailty-review", "diabetes-recall", "ics-risk-stratification"}
 SETTINGS = {
     "gp_event": SettingTable("gp_event", "event_date", code_columns=("snomed_code",)),
     "ae": SettingTable("ae_attendance", "arrival_date"),

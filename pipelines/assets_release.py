@@ -1,0 +1,141 @@
+"""Governed release in Dagster: the `release_cohort` job and the public transparency report asset.
+
+Thin wrappers over `pseudonymisation.release`, the same code `phm release` and `phm transparency` run.
+`release_cohort` is an op job, not an asset: a release is an act requested by a named person under an
+approved purpose, never something `load_all` (every asset) should do. Its config is the CLI's
+(`purpose`, `cohort`, `practice`, `requester`). Dagster logs and metadata carry codes, counts, hashes
+and the outbox path only: never an NHS number (docs/security.md, rule 1).
+
+Keys: like the CLI, the release never *generates* a key. With keys supplied to `PhmKeys` (environment)
+those are used; otherwise the key folder (`PhmKeys.key_dir`, default HOME/identifiable/keys) is read,
+and a missing vault key is a denial.
+"""
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from pipelines.home import Home
+from pipelines.resources import PhmKeys, PhmPaths
+from pseudonymisation import KeyProvider
+from pseudonymisation.release.audit import AuditError
+from pseudonymisation.release.register import (
+    GovernanceRegister,
+    RegisterError,
+    load_register,
+    resolve_register_path,
+)
+from pseudonymisation.release.release import ReleaseOutcome, release
+from pseudonymisation.release.transparency import write_report
+
+GROUP = "reports"
+PUBLISHED_KEY = dg.AssetKey(["cohort", "published"])
+
+
+class ReleaseConfig(dg.Config):
+    """The same request as `phm release`: purpose id, cohort id, receiving practice (ODS), "name, role".
+
+    `register_file`: a governance register YAML (empty: the installation's, as `phm release` finds it).
+    """
+
+    purpose: str
+    cohort: str
+    practice: str
+    requester: str
+    register_file: str = ""
+
+
+def _release_keys(keys: PhmKeys, home: Home) -> KeyProvider:
+    if keys.token_key or keys.vault_key:
+        return keys.provider(home)
+    return KeyProvider.from_directory(Path(keys.key_dir) if keys.key_dir else home.keys)
+
+
+def _register(paths: PhmPaths, home: Home, explicit: str = "") -> GovernanceRegister:
+    return load_register(
+        resolve_register_path(home.root, Path(paths.data), Path(explicit) if explicit else None)
+    )
+
+
+def _outcome_metadata(outcome: ReleaseOutcome) -> dict[str, Any]:
+    """Codes, counts, the file hash and the outbox path: nothing about any patient."""
+    metadata: dict[str, Any] = {
+        "granted": outcome.granted,
+        "reason": outcome.reason or "",
+        "count_released": outcome.count_released,
+        "not_in_vault": outcome.not_in_vault,
+        "audit_seq": outcome.audit_seq,
+        **{f"removed/{route}": n for route, n in outcome.removed_by_route.items()},
+    }
+    if outcome.path is not None:
+        metadata["outbox_path"] = dg.MetadataValue.path(str(outcome.path))
+        metadata["output_sha256"] = outcome.output_sha256 or ""
+    return metadata
+
+
+@dg.op(description="Release a re-identified cohort list to one practice under an approved purpose (audited).")
+def release_cohort_list(
+    context: dg.OpExecutionContext, config: ReleaseConfig, paths: PhmPaths, keys: PhmKeys
+) -> dg.Output[int]:
+    home = paths.installation()
+    try:
+        register = _register(paths, home, config.register_file)
+    except RegisterError as exc:  # the register holds no patient data: its line and reason may be shown
+        raise dg.Failure(description=f"governance register refused: {exc}") from None
+    try:
+        outcome = release(
+            home=home,
+            landing=paths.landing,
+            register=register,
+            purpose=config.purpose,
+            cohort=config.cohort,
+            practice=config.practice,
+            requester=config.requester,
+            now=datetime.now(UTC),
+            keys=_release_keys(keys, home),
+        )
+    except AuditError:
+        raise dg.Failure(description="release refused: the audit log cannot be written") from None
+    metadata = _outcome_metadata(outcome)
+    if not outcome.granted:
+        raise dg.Failure(
+            description=f"release denied ({outcome.reason}): {outcome.message} [audit seq {outcome.audit_seq}]",
+            metadata=metadata,
+        )
+    context.log.info(
+        f"released {outcome.count_released} patient(s) to {outcome.path} (audit seq {outcome.audit_seq})"
+    )
+    return dg.Output(outcome.count_released, metadata=metadata)
+
+
+@dg.job(description="Governed release of one cohort list (config: purpose, cohort, practice, requester).")
+def release_cohort() -> None:
+    release_cohort_list()
+
+
+@dg.asset(key=["reports", "transparency"], deps=[PUBLISHED_KEY], group_name=GROUP, kinds={"html"},
+          description="Public transparency report (markdown + HTML): purposes, releases per month, opt-outs.")  # fmt: skip
+def transparency_report(paths: PhmPaths) -> dg.MaterializeResult:
+    home = paths.installation()
+    try:
+        register = _register(paths, home)
+    except RegisterError as exc:
+        # A refused register must not stop the load; the report is not (re)written and the run says why.
+        dg.get_dagster_logger().warning(
+            f"transparency report not written: governance register refused: {exc}"
+        )
+        return dg.MaterializeResult(metadata={"written": False, "register_error": str(exc)})
+    md, page = write_report(home, register, now=datetime.now(UTC))
+    return dg.MaterializeResult(
+        metadata={
+            "written": True,
+            "markdown": dg.MetadataValue.path(str(md)),
+            "html": dg.MetadataValue.path(str(page)),
+        }
+    )
+
+
+release_jobs = [release_cohort]
+release_assets = [transparency_report]
