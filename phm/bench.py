@@ -121,8 +121,10 @@ def run_stages(
         steps.build_gp_master(home)
     with timer.stage("trace"):
         link_counts = steps.trace_records(home)
+    with timer.stage("token_map_and_vault"):
+        people = steps.build_token_map(home, keys, registers)
     loaded = 0
-    with timer.stage("tokenise_vault_deidentify"):
+    with timer.stage("deidentify"):
         for source in EXTRACTS:
             loaded += steps.pseudonymise_source(source, home, keys, registers).loaded
     quality_seconds: dict[str, float] = {}
@@ -136,6 +138,7 @@ def run_stages(
         "rows_loaded": loaded,
         "warehouse_rows": sum(stats.rows.values()),
         "trace": link_counts,
+        "people_tokenised": people,
         "quality_s": round(quality_seconds.get("quality", 0.0), 2),
     }
 

@@ -52,6 +52,26 @@ def traced(paths: PhmPaths) -> dg.MaterializeResult:
     )
 
 
+TOKEN_MAP_KEY = dg.AssetKey(["identifiable", "token_map"])
+
+
+@dg.asset(
+    key=TOKEN_MAP_KEY,
+    deps=[TRACED_KEY, REGISTERS_KEY, *[ingest_key(s) for s in EXTRACTS]],
+    group_name="pseudonymisation",
+    kinds={"polars"},
+    description=(
+        "Every distinct NHS number of the load tokenised once (HMAC-SHA256, per-domain key) and "
+        "encrypted into the vault (AES-GCM). Opted-out people are left out."
+    ),
+)
+def token_map(paths: PhmPaths, keys: PhmKeys) -> dg.MaterializeResult:
+    home = paths.installation()
+    registers = steps.read_registers(paths.landing, home)
+    people = steps.build_token_map(home, keys.provider(home), registers)
+    return dg.MaterializeResult(metadata={"dagster/row_count": people})
+
+
 def pseudonymised_key(source: str) -> dg.AssetKey:
     return dg.AssetKey(["pseudonymised", source])
 
@@ -59,7 +79,12 @@ def pseudonymised_key(source: str) -> dg.AssetKey:
 def _pseudonymised_asset(source: str) -> dg.AssetsDefinition:
     @dg.asset(
         key=pseudonymised_key(source),
-        deps=[ingest_key(source), REGISTERS_KEY, *([] if source in GP_SOURCES else [TRACED_KEY])],
+        deps=[
+            ingest_key(source),
+            REGISTERS_KEY,
+            TOKEN_MAP_KEY,
+            *([] if source in GP_SOURCES else [TRACED_KEY]),
+        ],
         group_name="pseudonymisation",
         kinds={"polars", "parquet"},
         description=(

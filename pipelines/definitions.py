@@ -11,7 +11,7 @@ import dagster as dg
 
 from pipelines.assets_cohort import cohort_assets
 from pipelines.assets_ingest import ingest_assets, opt_out_register
-from pipelines.assets_link import gp_master, pseudonymised_assets, traced, warehouse
+from pipelines.assets_link import gp_master, pseudonymised_assets, token_map, traced, warehouse
 from pipelines.assets_quality import quality_assets, quality_checks
 from pipelines.assets_release import release_assets, release_jobs
 from pipelines.home import DEFAULT_DATA, DEFAULT_HOME
@@ -35,6 +35,7 @@ def build_definitions(data: str, home: str, key_mode: str = "dev") -> dg.Definit
             *ingest_assets,
             gp_master,
             traced,
+            token_map,
             *pseudonymised_assets,
             warehouse,
             *quality_assets,

@@ -47,6 +47,11 @@ class Home:
         return self.identifiable / "trace_results.parquet"
 
     @property
+    def token_map(self) -> Path:
+        """This load's NHS number -> token map (identifiable zone; the vault holds the encrypted copy)."""
+        return self.identifiable / "token_map.parquet"
+
+    @property
     def review_queue(self) -> Path:
         """Clerical review file: uncertain pairs to decide ('match' / 'no_match'), honoured next run."""
         return self.identifiable / "review" / "clerical_review.csv"

@@ -214,47 +214,75 @@ def _apply_trace(
         .alias("link_method"),
         pl.when(had_number).then(1.0).otherwise(found["link_confidence"].fill_null(0.0)).alias("link_confidence"),
     )  # fmt: skip
-    pseudo = tokeniser.pseudo_id(
-        source, linkage.pseudo_keys(out, namespace=source, local_id=LOCAL_IDS.get(source))
+    # Pseudo-IDs only for the rows still without a number (HMAC work scales with them, not the file).
+    out = out.with_row_index("_row")
+    untraced = out.filter(pl.col("nhs_number").is_null())
+    local_keys = linkage.pseudo_keys(untraced, namespace=source, local_id=LOCAL_IDS.get(source))
+    pseudo = untraced.select("_row", tokeniser.pseudo_id(source, local_keys).alias("pseudo_id"))
+    return out.join(pseudo, on="_row", how="left", maintain_order="left").drop(
+        "_row", *LOCAL_IDS.values(), strict=False
     )
-    return out.with_columns(
-        pl.when(pl.col("nhs_number").is_null()).then(pseudo).otherwise(None).alias("pseudo_id")
-    ).drop(*LOCAL_IDS.values(), strict=False)
+
+
+def build_token_map(home: Home, keys: KeyProvider, registers: Registers) -> int:
+    """Tokenise every distinct NHS number of this load once, and put each into the vault once.
+
+    Numbers come from the staged records and the tracing result; opted-out people are left out (their
+    records never reach the warehouse, so the vault must not hold them either). Returns the count.
+    """
+    scans = [
+        pl.scan_parquet(home.staged(source, month)).select("nhs_number")
+        for source in EXTRACTS
+        for month in staged_months(home, source)
+    ]
+    if home.trace_results.exists():
+        scans.append(pl.scan_parquet(home.trace_results).select("nhs_number"))
+    opted_out = pl.Series(sorted(registers.opt_outs.ndoo | registers.opt_outs.type1), dtype=pl.String)
+    numbers = (
+        pl.concat(scans).drop_nulls().unique().filter(~pl.col("nhs_number").is_in(opted_out.implode()))
+        .sort("nhs_number").collect()
+        if scans
+        else pl.DataFrame(schema={"nhs_number": pl.String})
+    )  # fmt: skip
+    tokeniser = Tokeniser(keys.token_key(), domain="warehouse")
+    token_map = numbers.with_columns(person_token=tokeniser.tokenise(numbers["nhs_number"]))
+    with Vault.open(home.vault, keys.vault_key()) as vault:
+        vault.put_many(token_map["person_token"], token_map["nhs_number"])
+    write_parquet(token_map, home.token_map)
+    return token_map.height
 
 
 def pseudonymise_source(source: str, home: Home, keys: KeyProvider, registers: Registers) -> StageCounts:
-    """Trace, re-check opt-outs, tokenise into the vault and de-identify every staged month of a source.
+    """Trace, re-check opt-outs, tokenise (via the load's token map) and de-identify every staged month.
 
     Traced records can turn out to belong to someone who opted out: they are dropped here and the
     file's reconciliation moves them from loaded to opted out, so the books still balance.
     """
     traced = pl.read_parquet(home.trace_results) if source not in GP_SOURCES else None
     tokeniser = Tokeniser(keys.token_key(), domain="warehouse")
+    token_map = pl.read_parquet(home.token_map)
     total = StageCounts()
-    with Vault.open(home.vault, keys.vault_key()) as vault:
-        for month in staged_months(home, source):
-            records = pl.read_parquet(home.staged(source, month))
-            if source not in GP_SOURCES:
-                assert traced is not None  # read above for every non-GP source
-                records = _apply_trace(records, traced, tokeniser, source)
-                for method, rows in records.group_by("link_method").len().iter_rows():
-                    total.extra[f"link/{method}"] = total.extra.get(f"link/{method}", 0) + rows
-            else:
-                records = records.with_columns(link_method=pl.lit("nhs_number"), link_confidence=pl.lit(1.0))
-            kept, removed = registers.opt_outs.apply(records, source=source)
-            identified = kept.filter(pl.col("nhs_number").is_not_null())
-            tokens = tokeniser.tokenise(identified["nhs_number"])
-            vault.put_many(tokens, identified["nhs_number"])
-            out = deidentify(kept, tokeniser, registers.postcode_lsoa)
-            write_parquet(out, home.pseudo_staged(source, month))
-            _record_trace_opt_outs(home, source, month, removed)
-            rec = _final_reconciliation(home, source, month, removed)
-            write_parquet(rec, home.ops("reconciliation", source, month))
-            total.loaded += int(rec["loaded"].sum())
-            total.opted_out += int(rec["opted_out"].sum())
-            total.rows_in += int(rec["rows_in"].sum())
-            total.quarantined += int(rec["quarantined"].sum())
-            total.excluded += int(rec["excluded"].sum())
+    # The vault was filled once for the whole load by `build_token_map`.
+    for month in staged_months(home, source):
+        records = pl.read_parquet(home.staged(source, month))
+        if source not in GP_SOURCES:
+            assert traced is not None  # read above for every non-GP source
+            records = _apply_trace(records, traced, tokeniser, source)
+            for method, rows in records.group_by("link_method").len().iter_rows():
+                total.extra[f"link/{method}"] = total.extra.get(f"link/{method}", 0) + rows
+        else:
+            records = records.with_columns(link_method=pl.lit("nhs_number"), link_confidence=pl.lit(1.0))
+        kept, removed = registers.opt_outs.apply(records, source=source)
+        out = deidentify(kept, tokeniser, registers.postcode_lsoa, token_map=token_map)
+        write_parquet(out, home.pseudo_staged(source, month))
+        _record_trace_opt_outs(home, source, month, removed)
+        rec = _final_reconciliation(home, source, month, removed)
+        write_parquet(rec, home.ops("reconciliation", source, month))
+        total.loaded += int(rec["loaded"].sum())
+        total.opted_out += int(rec["opted_out"].sum())
+        total.rows_in += int(rec["rows_in"].sum())
+        total.quarantined += int(rec["quarantined"].sum())
+        total.excluded += int(rec["excluded"].sum())
     return total
 
 

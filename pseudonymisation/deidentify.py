@@ -69,7 +69,11 @@ def _lsoa_lookup(postcode_lsoa: pl.DataFrame) -> pl.DataFrame:
 
 
 def deidentify(
-    frame: pl.DataFrame, tokeniser: Tokeniser, postcode_lsoa: pl.DataFrame | None = None
+    frame: pl.DataFrame,
+    tokeniser: Tokeniser,
+    postcode_lsoa: pl.DataFrame | None = None,
+    *,
+    token_map: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Pseudonymise a record frame: add token and generalised fields, drop identifiable columns.
 
@@ -78,12 +82,30 @@ def deidentify(
     * ``lsoa21`` from ``postcode`` via ``postcode_lsoa`` (columns ``postcode``, ``lsoa21cd``); an existing
       ``lsoa21`` value wins. Raises if there is a postcode but neither a lookup nor an ``lsoa21`` column.
 
+    ``token_map`` (nhs_number, person_token), when given, supplies the tokens by a join instead of
+    computing HMACs again for every file: build it once per load with ``tokeniser.tokenise`` over the
+    distinct NHS numbers. A number missing from the map is still tokenised here.
+
     Row order and count are preserved.
     """
     cols = set(frame.columns)
     out = frame
     token_parts: list[pl.Expr] = []
-    if "nhs_number" in cols:
+    if "nhs_number" in cols and token_map is not None:
+        out = out.join(
+            token_map.select("nhs_number", pl.col("person_token").alias("_mapped")),
+            on="nhs_number", how="left", maintain_order="left",
+        )  # fmt: skip
+        unmapped = out.filter(pl.col("_mapped").is_null() & pl.col("nhs_number").is_not_null())
+        if unmapped.height:
+            out = out.with_columns(
+                pl.coalesce("_mapped", tokeniser.tokenise(out.get_column("nhs_number"))).alias("_token")
+            )
+        else:
+            out = out.with_columns(pl.col("_mapped").alias("_token"))
+        out = out.drop("_mapped")
+        token_parts.append(pl.col("_token"))
+    elif "nhs_number" in cols:
         out = out.with_columns(tokeniser.tokenise(out.get_column("nhs_number")).alias("_token"))
         token_parts.append(pl.col("_token"))
     if "pseudo_id" in cols:

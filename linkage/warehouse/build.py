@@ -69,7 +69,10 @@ def build_warehouse(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     building = out_path.with_suffix(".building")
     _remove(building)
-    con = duckdb.connect(str(building))
+    # Bounded memory: DuckDB's default is 80 % of RAM; spill to disk beyond this instead.
+    con = duckdb.connect(
+        str(building), config={"memory_limit": BUILD_MEMORY_LIMIT, "preserve_insertion_order": False}
+    )
     try:
         con.execute("SET python_enable_replacements = false")
         _stage(con, staged_dir)
@@ -102,6 +105,9 @@ def build_warehouse(
     return WarehouseStats(out_path, load_id, rows, duplicates, int(unclassified))
 
 
+BUILD_MEMORY_LIMIT = "3GB"
+
+
 def _stage(con: duckdb.DuckDBPyConnection, staged_dir: Path) -> None:
     """One typed temp table stg_<source> per source (empty when the source has no files yet)."""
     for source, schema in STAGED_COLUMNS.items():
@@ -118,8 +124,8 @@ def _load_parquet(
     lacks stay null (union_by_name); a file carrying an identifying column is refused.
     """
     ddl = ", ".join(f"{col} {dtype}" for col, dtype in schema.items())
-    con.execute(f"CREATE {'TEMP ' if temp else ''}TABLE {table} ({ddl})")
     if not files:
+        con.execute(f"CREATE {'TEMP ' if temp else ''}TABLE {table} ({ddl})")
         return
     paths = {"files": [str(f) for f in files]}
     described = con.execute("DESCRIBE SELECT * FROM read_parquet($files, union_by_name = true)", paths)
@@ -127,15 +133,26 @@ def _load_parquet(
     leaked = sorted(c for c in present if c.lower() in FORBIDDEN_COLUMNS)
     if leaked:
         raise WarehouseCheckError(f"{table}: input parquet carries identifying columns {leaked}")
-    cols = [c for c in schema if c in present]
-    if not cols:
-        return
-    casts = ", ".join(f"CAST({c} AS {schema[c]}) AS {c}" for c in cols)
-    con.execute(
-        f"INSERT INTO {table} ({', '.join(cols)}) "  # noqa: S608 (allow-listed identifiers)
-        f"SELECT {casts} FROM read_parquet($files, union_by_name = true)",
-        paths,
+    # Every allow-listed column, typed; columns the files lack are typed nulls.
+    casts = ", ".join(
+        f"CAST({c} AS {t}) AS {c}" if c in present else f"CAST(NULL AS {t}) AS {c}" for c, t in schema.items()
     )
+    select = f"SELECT {casts} FROM read_parquet({_file_list(files)}, union_by_name = true)"  # noqa: S608
+    if temp:
+        # Staged sources are read straight from parquet (a view): copying tens of millions of rows
+        # into temp tables first cost time and memory for nothing.
+        con.execute(f"CREATE TEMP VIEW {table} AS {select}")
+    else:
+        con.execute(f"CREATE TABLE {table} AS {select}")
+
+
+def _file_list(files: list[Path]) -> str:
+    """A SQL list literal of file paths (views cannot take bound parameters). The paths are our own
+    staged files; a quote in one is refused rather than escaped."""
+    paths = [str(f) for f in files]
+    if any("'" in p for p in paths):
+        raise WarehouseCheckError("a staged file path contains a quote character")
+    return "[" + ", ".join(f"'{p}'" for p in paths) + "]"
 
 
 def _log(con: duckdb.DuckDBPyConnection, load_id: str, built_at: datetime) -> dict[str, int]:

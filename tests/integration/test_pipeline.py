@@ -271,3 +271,18 @@ def test_traced_records_link_to_the_right_person(small_ics: Path, loaded: Home) 
     assert non_sharing.height > 0
     share_pseudo = non_sharing["person_token"].str.starts_with("U").mean()
     assert share_pseudo is not None and share_pseudo >= 0.8
+
+
+def test_analyst_guide_queries_run(warehouse: duckdb.DuckDBPyConnection) -> None:
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "analyst_guide.md").read_text()
+    statements = [
+        stmt
+        for block in re.findall(r"```sql\n(.*?)```", guide, re.S)
+        for stmt in block.split(";")
+        if stmt.strip() and not stmt.strip().startswith("--")
+    ]
+    assert len(statements) == 8
+    for stmt in statements:
+        warehouse.sql(stmt).fetchall()
+    unbalanced = "select * from reconciliation where rows_in <> loaded + quarantined + opted_out + excluded"
+    assert warehouse.sql(unbalanced).fetchall() == []

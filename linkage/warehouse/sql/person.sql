@@ -8,13 +8,17 @@ SELECT 'gp' AS src, person_token, extract_date AS activity_date, source_file, so
        birth_year_month, sex, ethnic_category, lsoa21, practice_code
 FROM stg_gp_patients
 UNION ALL BY NAME
-SELECT 'gp' AS src, person_token, event_date AS activity_date, source_file, source_line,
-       link_method, link_confidence, practice_shares_gp_data, practice_code
+-- Coded events only tell us the person is in GP data: pre-aggregate (tens of millions of rows).
+SELECT 'gp' AS src, person_token, link_method, max(link_confidence) AS link_confidence,
+       bool_or(practice_shares_gp_data) AS practice_shares_gp_data
 FROM stg_gp_events
+GROUP BY person_token, link_method
 UNION ALL BY NAME
-SELECT 'gp' AS src, person_token, issue_date AS activity_date, source_file, source_line,
-       link_method, link_confidence, practice_shares_gp_data, practice_code
+-- Coded events only tell us the person is in GP data: pre-aggregate (tens of millions of rows).
+SELECT 'gp' AS src, person_token, link_method, max(link_confidence) AS link_confidence,
+       bool_or(practice_shares_gp_data) AS practice_shares_gp_data
 FROM stg_gp_medications
+GROUP BY person_token, link_method
 UNION ALL BY NAME
 SELECT 'apc' AS src, person_token, episode_start AS activity_date, source_file, source_line,
        link_method, link_confidence, practice_shares_gp_data,
