@@ -233,7 +233,7 @@ EMERGENCY_NOT_CANCER = """
 id: emergency_twice_no_cancer
 title: Two emergency admissions in 12 months, no cancer diagnosis, no dementia
 description: exercises event filters, code columns and exclusions
-purpose: risk_stratification_case_finding
+purpose: ics-risk-stratification
 population: {min_age: 18, max_age: 90, registered: null, alive: true}
 include:
   - events: apc
