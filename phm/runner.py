@@ -104,13 +104,23 @@ def load(
     return months
 
 
+# Our own errors, whose messages are written to name files, columns, reasons and counts only. Any other
+# exception's message may quote a data value (e.g. a parser echoing a field), so only its type is shown.
+SAFE_ERRORS = frozenset({
+    "ExtractFileError", "ReconciliationError", "Failure", "KeyUnavailableError", "WeakKeyError",
+    "VaultTamperError", "WarehouseCheckError", "FileNotFoundError", "RegisterError",
+})  # fmt: skip
+
+
 def _root_message(error: SerializableErrorInfo | None) -> str:
-    """The innermost error's message (Dagster wraps step errors): what the user needs to read."""
+    """The innermost error (Dagster wraps step errors), its message only if it is one of ours."""
     if error is None:
         return "unknown error"
     while error.cause is not None:
         error = error.cause
-    return error.message.strip()
+    if error.cls_name in SAFE_ERRORS:
+        return error.message.strip()
+    return f"{error.cls_name} (details in the Dagster run log, which stays in the installation's home)"
 
 
 def print_summary(home: Home, console: Console) -> None:

@@ -38,15 +38,6 @@ SOURCE_TABLES: dict[str, tuple[str, ...]] = {
 
 
 @pytest.fixture(scope="module")
-def loaded(small_ics: Path, tmp_path_factory: pytest.TempPathFactory) -> Home:
-    """A home loaded once from the small ICS through the real Dagster job."""
-    home = Home(tmp_path_factory.mktemp("home")).prepare()
-    with dg.instance_for_test() as instance:
-        load(data=small_ics, home=home, instance=instance)
-    return home
-
-
-@pytest.fixture(scope="module")
 def warehouse(loaded: Home) -> Iterator[duckdb.DuckDBPyConnection]:
     con = open_read_only(loaded.warehouse)
     yield con

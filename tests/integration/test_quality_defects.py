@@ -14,14 +14,12 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 import polars as pl
 import pytest
 
 from linkage.linkage_quality import COUNT_COLUMNS, linkage_accuracy, linkage_counts
 from linkage.warehouse import open_read_only
-from phm.runner import load
 from pipelines.home import Home
 from pseudonymisation import KeyProvider, Tokeniser
 from quality import QualityPaths, load_linkage_rates
@@ -49,14 +47,6 @@ WAREHOUSE_CODE_TABLES = {
 def agrees(detected: int, truth: int) -> bool:
     """Within 1 % of the truth (exact for counts under 100)."""
     return abs(detected - truth) <= 0.01 * truth
-
-
-@pytest.fixture(scope="module")
-def loaded(small_ics: Path, tmp_path_factory: pytest.TempPathFactory) -> Home:
-    home = Home(tmp_path_factory.mktemp("dq_home")).prepare()
-    with dg.instance_for_test() as instance:
-        load(data=small_ics, home=home, instance=instance)
-    return home
 
 
 @pytest.fixture(scope="module")
