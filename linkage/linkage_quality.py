@@ -103,15 +103,20 @@ def linkage_counts(
         "AND link_method IS DISTINCT FROM 'unmatched' AND link_method IS NOT NULL) AS traced_probabilistic, "
         "count(*) FILTER (WHERE link_method = 'unmatched' OR link_method IS NULL) AS unmatched"
     )
-    frames = []
-    for dimension, expr in _GROUP_EXPR.items():
-        frames.append(
-            con.sql(
-                f"SELECT '{dimension}' AS dimension, CAST({expr} AS VARCHAR) AS value, {measures} "  # noqa: S608
-                f"FROM ({records}) AS r {person} GROUP BY ALL ORDER BY value"
-            ).pl()
-        )
-    return pl.concat(frames, how="vertical_relaxed").cast(_COUNT_SCHEMA)
+    # One scan for every dimension (GROUPING SETS), then one frame per dimension in a fixed order.
+    values = ", ".join(f"CAST({expr} AS VARCHAR) AS {dim}" for dim, expr in _GROUP_EXPR.items())
+    dimension = "CASE " + " ".join(f"WHEN grouping({dim}) = 0 THEN '{dim}'" for dim in _GROUP_EXPR) + " END"
+    value = "coalesce(" + ", ".join(_GROUP_EXPR) + ")"
+    sets = ", ".join(f"({dim})" for dim in _GROUP_EXPR)
+    counts = con.sql(
+        f"SELECT {dimension} AS dimension, {value} AS value, {measures} "  # noqa: S608
+        f"FROM (SELECT r.link_method, {values} FROM ({records}) AS r {person}) "
+        f"GROUP BY GROUPING SETS ({sets})"
+    ).pl()
+    order = {dim: n for n, dim in enumerate(_GROUP_EXPR)}
+    return counts.sort(pl.col("dimension").replace_strict(order, return_dtype=pl.Int64), "value").cast(
+        _COUNT_SCHEMA
+    )
 
 
 def protect(counts: pl.DataFrame) -> pl.DataFrame:

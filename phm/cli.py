@@ -152,6 +152,12 @@ def _domain_errors() -> tuple[type[BaseException], ...]:
         errors.append(PipelineFailed)
     except ImportError:  # pragma: no cover
         pass
+    try:
+        from phm.bench import BenchError
+
+        errors.append(BenchError)
+    except ImportError:  # pragma: no cover
+        pass
     return tuple(errors)
 
 

@@ -9,7 +9,6 @@ import uuid
 
 import dagster as dg
 
-import connectors
 from connectors.spec import EXTRACTS, Extract
 from pipelines import steps
 from pipelines.partitions import extract_months
@@ -61,12 +60,15 @@ def _ingest_asset(extract: Extract) -> dg.AssetsDefinition:
             "|---|---|---|---|---|---|",
         ]
         totals = steps.StageCounts()
-        for month in context.partition_keys:
-            try:
-                counts = steps.ingest_month(extract.source, month, paths.landing, home, registers, load_id)
-            except (connectors.ExtractFileError, connectors.ReconciliationError) as exc:
-                failures.append(f"{month}: {exc}")
-                context.log.error(f"partition {month} failed: {exc}")
+        months = list(context.partition_keys)
+        outcomes = steps.ingest_months(
+            [(extract.source, m) for m in months], paths.landing, home, registers, load_id
+        )
+        for outcome in outcomes:
+            month, counts = outcome.month, outcome.counts
+            if outcome.error is not None:
+                failures.append(f"{month}: {outcome.error}")
+                context.log.error(f"partition {month} failed: {outcome.error}")
                 continue
             if counts is None:
                 rows.append(f"| {month} | no file | | | | |")

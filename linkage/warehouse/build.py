@@ -35,12 +35,11 @@ _SQL_SCRIPTS = ("activity.sql", "person.sql")
 
 @dataclass(frozen=True)
 class WarehouseStats:
-    """Counts from one build: rows per published table, duplicate natural keys per activity table."""
+    """Counts from one build: rows per published table (duplicate keys are in dq_results)."""
 
     path: Path
     load_id: str
     rows: dict[str, int] = field(default_factory=dict)
-    duplicate_keys: dict[str, int] = field(default_factory=dict)
     unclassified_mhsds: int = 0
 
 
@@ -91,7 +90,7 @@ def build_warehouse(
         con.execute(f"CREATE TABLE IF NOT EXISTS dq_results ({ddl})")
         ddl = ", ".join(f"{c} {t}" for c, t in LINKAGE_RATES_COLUMNS.items())
         con.execute(f"CREATE TABLE IF NOT EXISTS linkage_rates ({ddl})")
-        duplicates = run_checks(con)
+        run_checks(con)
         rows = _log(con, load_id, built_at)
         for (temp,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall():
             con.execute(f"DROP TABLE temp.{temp}")
@@ -102,7 +101,7 @@ def build_warehouse(
         con.close()
         _remove(building)
         raise
-    return WarehouseStats(out_path, load_id, rows, duplicates, int(unclassified))
+    return WarehouseStats(out_path, load_id, rows, int(unclassified))
 
 
 BUILD_MEMORY_LIMIT = "3GB"

@@ -25,8 +25,9 @@ def forbidden_columns(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     ]
 
 
-def run_checks(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Raise WarehouseCheckError on a breach; return duplicate natural-key counts per activity table."""
+def run_checks(con: duckdb.DuckDBPyConnection) -> None:
+    """Raise WarehouseCheckError on a breach (duplicate natural keys are counted by the data quality
+    `unique` expectations into dq_results, not here)."""
     bad = forbidden_columns(con)
     if bad:
         raise WarehouseCheckError(f"identifier-like columns in warehouse: {bad}")
@@ -57,11 +58,3 @@ def run_checks(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
             problems.append(f"{table}: {orphans} rows whose person_token is not in person")
     if problems:
         raise WarehouseCheckError("; ".join(problems))
-    duplicates: dict[str, int] = {}
-    for table, key in ACTIVITY_KEYS.items():
-        cols = ", ".join(key)
-        (dups,) = con.execute(
-            f"SELECT count(*) - count(DISTINCT ({cols})) FROM {table}"  # noqa: S608 (fixed identifiers)
-        ).fetchall()[0]
-        duplicates[table] = int(dups)
-    return duplicates

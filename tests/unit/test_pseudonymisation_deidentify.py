@@ -104,3 +104,26 @@ def test_duplicate_identical_lookup_rows_do_not_duplicate_records() -> None:
 def test_date_of_birth_must_be_a_date() -> None:
     with pytest.raises(TypeError, match="date_of_birth must be a Date"):
         deidentify(pl.DataFrame({"date_of_birth": ["1950-03-09"]}), TOKENISER, None)
+
+
+def test_token_map_gives_the_same_tokens_as_hashing() -> None:
+    numbers = pl.Series("nhs_number", ["9990000018", "9990000026"])
+    token_map = pl.DataFrame({"nhs_number": numbers, "person_token": TOKENISER.tokenise(numbers)})
+    assert_frame_equal(
+        deidentify(records(), TOKENISER, LOOKUP, token_map=token_map),
+        deidentify(records(), TOKENISER, LOOKUP),
+    )
+
+
+def test_token_map_missing_a_number_still_tokenises_it() -> None:
+    token_map = pl.DataFrame({"nhs_number": ["9990000018"], "person_token": [tok("9990000018")]})
+    out = deidentify(records(), TOKENISER, LOOKUP, token_map=token_map)
+    assert out["person_token"].to_list() == [tok("9990000018"), "U1-" + "a" * 32, tok("9990000026"), None]
+
+
+def test_token_map_never_matches_a_number_that_is_not_ten_digits() -> None:
+    # Joined on the number as an integer: '999000001' must not borrow the token of '0999000001'.
+    token_map = pl.DataFrame({"nhs_number": ["0999000001"], "person_token": ["P1-" + "c" * 32]})
+    frame = pl.DataFrame({"nhs_number": ["999000001"]})
+    with pytest.raises(ValueError, match=r"^1 value\(s\) are not normalised 10-digit NHS numbers"):
+        deidentify(frame, TOKENISER, token_map=token_map)
