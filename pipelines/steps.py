@@ -73,12 +73,14 @@ R = TypeVar("R")
 
 
 def workers() -> int:
-    """Files processed at once by the per-file stages (ingest, de-identification): `PHM_WORKERS`, else 2.
+    """Files processed at once by the per-file stages (ingest, de-identification): `PHM_WORKERS`, else
+    one more than the cores (at most 8).
 
-    Threads, not processes: polars and DuckDB release the GIL, and a second file in flight fills the
-    gaps where one file's work is single-threaded (measured: +25 % throughput on 2 cores).
+    Threads, not processes: polars releases the GIL, and other files in flight fill the gaps where one
+    file's work is single-threaded. Measured on 2 cores, ingesting 24 GP event files (14.6M rows): 19.7 s
+    one file at a time, 13.2 s two at a time, 12.1 s three.
     """
-    raw = os.environ.get("PHM_WORKERS", "2")
+    raw = os.environ.get("PHM_WORKERS") or str(min(8, (os.cpu_count() or 1) + 1))
     try:
         return max(1, int(raw))
     except ValueError:

@@ -57,11 +57,26 @@ FROM stg_gp_patients
 QUALIFY row_number() OVER (
     PARTITION BY person_token ORDER BY extract_date DESC, source_file DESC, source_line DESC) = 1;
 
+-- "Latest" = by activity date, then source file name, then line: packed into one BIGINT, because
+-- arg_max over a struct key costs twice as much at this size. Files are ranked by name (the same order
+-- as comparing names); dates count days from 1900 (16 bits, to 2079; an undated record ranks oldest);
+-- lines take the low 31 bits.
+CREATE TEMP TABLE _file_rank AS
+SELECT source_file,
+       CASE WHEN n > 65535 THEN error('more than 65,535 staged files: the person ordering key would overflow')
+            ELSE n END AS file_rank
+FROM (SELECT source_file, row_number() OVER (ORDER BY source_file) AS n
+      FROM (SELECT DISTINCT source_file FROM _rec WHERE src <> 'gp'));
+
 -- arg_max ignores null values, so each field is the latest *known* value; unknown codes (sex U,
 -- ethnicity Z/99) are used only when nothing better was ever recorded.
 CREATE TEMP TABLE _sec AS
 WITH r AS (
-    SELECT *, {'d': activity_date, 'f': source_file, 'l': source_line} AS ord FROM _rec WHERE src <> 'gp'
+    SELECT _rec.*,
+           (least(greatest(coalesce(date_diff('day', DATE '1900-01-01', activity_date), 0), 0), 65535) << 47)
+           | (coalesce(f.file_rank, 0)::BIGINT << 31) | coalesce(source_line, 0) AS ord
+    FROM _rec LEFT JOIN _file_rank AS f USING (source_file)
+    WHERE src <> 'gp'
 )
 SELECT person_token,
        arg_max(birth_year_month, ord) AS birth_year_month,
@@ -128,5 +143,6 @@ ORDER BY l.person_token;
 DROP TABLE _rec;
 DROP TABLE _gp;
 DROP TABLE _sec;
+DROP TABLE _file_rank;
 DROP TABLE _hospital_death;
 DROP TABLE _link;
