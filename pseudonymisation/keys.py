@@ -34,6 +34,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal, Protocol
 
+from .private_files import private_dir, write_private
+
 __all__ = [
     "KEY_BYTES",
     "Key",
@@ -252,26 +254,14 @@ class _DevSource(_DirectorySource):
         super().__init__(directory, strict_permissions=True)
 
     def _ensure_dir(self) -> None:
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if stat.S_IMODE(self.directory.stat().st_mode) != 0o700:
-            os.chmod(self.directory, 0o700)  # mkdir's mode is masked by umask; an old folder may be wider
+        private_dir(self.directory)
 
     def _create_exclusive(self, path: Path, text: str) -> None:
-        """Write to a private temp file then hard-link it into place: never a partial or wider file."""
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        """Write a new private file; if another process won the race, its key is as good as ours."""
         try:
-            os.fchmod(fd, 0o600)
-            os.write(fd, text.encode("ascii"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)
+            write_private(path, text.encode("ascii"))
         except FileExistsError:
-            pass  # another process won the race; its key is as good as ours and already in place
-        finally:
-            os.unlink(tmp)
+            pass
 
     def current_version(self) -> int:
         path = self.directory / _CURRENT_VERSION_FILE

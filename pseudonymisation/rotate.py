@@ -40,6 +40,7 @@ import polars as pl
 from pipelines.home import Home
 
 from .keys import KEY_BYTES, KeyProvider, KeyUnavailableError
+from .private_files import write_private
 from .release.release import rotation_journal_path
 from .tokens import Tokeniser
 from .vault import Vault, VaultError
@@ -67,24 +68,6 @@ class RotationResult:
     resumed: bool = False
 
 
-def _write_private(path: Path, text: str, *, exclusive: bool) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, text.encode("ascii"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        if exclusive:
-            os.link(tmp, path)
-        else:
-            os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def new_key_version(keys_dir: Path, version: int) -> None:
     """Write fresh random ``token_key_v{version}.key`` and ``vault_key_v{version}.key`` (0600), unless present.
 
@@ -97,9 +80,7 @@ def new_key_version(keys_dir: Path, version: int) -> None:
     for purpose in ("token", "vault"):
         path = keys_dir / f"{purpose}_key_v{version}.key"
         if not path.exists():
-            _write_private(
-                path, base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode() + "\n", exclusive=True
-            )
+            write_private(path, base64.b64encode(secrets.token_bytes(KEY_BYTES)) + b"\n")
 
 
 def _journal(home: Home) -> dict[str, Any] | None:
@@ -111,7 +92,7 @@ def _journal(home: Home) -> dict[str, Any] | None:
 
 
 def _save_journal(home: Home, data: dict[str, Any]) -> None:
-    _write_private(rotation_journal_path(home), json.dumps(data, sort_keys=True), exclusive=False)
+    write_private(rotation_journal_path(home), json.dumps(data, sort_keys=True).encode(), replace=True)
 
 
 def _all_vault_tokens(vault_file: Path) -> list[str]:
@@ -279,7 +260,7 @@ def _commit(home: Home, keys_dir: Path, journal: dict[str, Any]) -> None:
         if Path(tmp).exists():
             os.replace(tmp, live)
     old, new = int(journal["old"]), int(journal["new"])
-    _write_private(keys_dir / "current_version", f"{new}\n", exclusive=False)
+    write_private(keys_dir / "current_version", f"{new}\n".encode("ascii"), replace=True)
     retired = keys_dir / "retired"
     retired.mkdir(mode=0o700, exist_ok=True)
     for purpose in ("token", "vault"):

@@ -39,8 +39,9 @@ from connectors.optouts import load_opt_outs
 from pipelines.home import Home
 
 from ..keys import KeyProvider
+from ..private_files import private_dir, write_private
 from ..tokens import Tokeniser
-from .release import COHORT_TABLE, PERSON_TABLE, RISK_TABLE, open_warehouse, private_dir, write_private_new
+from .release import COHORT_TABLE, PERSON_TABLE, RISK_TABLE, open_warehouse
 
 __all__ = ["EXTRACT_COLUMNS", "ExtractError", "ExtractOutcome", "domain_tokens", "extract"]
 
@@ -188,9 +189,9 @@ def extract(
     path = out if out is not None else home.root / "extracts" / domain / f"{domain}_{cohort}_{stamp}.csv"
     private_dir(path.parent)
     aggregates_path = path.with_name(path.stem + ".aggregates.csv")
-    write_private_new(path, kept.write_csv(float_precision=4).encode("utf-8"))
+    write_private(path, kept.write_csv(float_precision=4).encode("utf-8"))
     group = ["age_band", "risk_tier"] if "risk_tier" in kept.columns else ["age_band"]
     counts = kept.group_by(group).agg(pl.len().cast(pl.Int64).alias("people")).sort(group)
     protected = protect_table(counts, group, count_col="people").select(*group, "people_display", "total")
-    write_private_new(aggregates_path, protected.write_csv().encode("utf-8"))
+    write_private(aggregates_path, protected.write_csv().encode("utf-8"))
     return ExtractOutcome(path, aggregates_path, kept.height, removed)

@@ -32,10 +32,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import secrets
-import stat
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -49,6 +46,7 @@ from connectors.optouts import OptOuts, load_opt_outs
 from pipelines.home import Home
 
 from ..keys import KeyProvider, KeyProviderError
+from ..private_files import private_dir, write_private
 from ..vault import Vault, VaultError, VaultTamperError
 from .audit import AuditLog, sha256_file
 from .register import GovernanceRegister, Purpose, UnknownPurposeError
@@ -291,32 +289,6 @@ def _csv_bytes(frame: pl.DataFrame, fields: tuple[str, ...]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) and make ``path`` itself 0700."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if stat.S_IMODE(path.stat().st_mode) != 0o700:
-        os.chmod(path, 0o700)
-    return path
-
-
-def write_private_new(path: Path, data: bytes) -> None:
-    """Write ``data`` to a new file at ``path``, mode 0600, never partial; FileExistsError if present."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(tmp, path)  # fails if the name is taken: an existing release is never overwritten
-    finally:
-        os.unlink(tmp)
-
-
 def _stamp(now: datetime) -> str:
     return now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
@@ -446,7 +418,7 @@ def _checked_release(
     folder = private_dir(private_dir(private_dir(outbox_dir(home)) / purpose.id) / practice)
     path = folder / f"{purpose.id}_{practice}_{_stamp(now)}.csv"
     try:
-        write_private_new(path, data)
+        write_private(path, data)  # never overwrites: an existing release stays as it was
     except FileExistsError:
         raise _Denied("output_exists") from None
     try:
