@@ -2,9 +2,9 @@
 
 The warehouse build (`linkage.warehouse`) rebuilds the file from scratch on every load; the cohort step
 then adds its own tables (features, risk scores, cohort membership, disclosure-controlled aggregates)
-with `publish_tables`: the published file is copied to a sibling `<name>.building`, the tables are
-(re)created in the copy, which is checkpointed, closed and `os.replace`d over the published file. A
-reader never sees half a publish; a failed publish leaves the published file untouched.
+with `publish_tables`: the tables are (re)created in a copy of the published file, which is swapped
+in over it (`linkage.warehouse.publish.swap_in`). A reader never sees half a publish; a failed publish
+leaves the published file untouched.
 
 Tokens only: a table with a column that names an identifier (`linkage.warehouse.schema`) is refused
 before anything is written. `cohort_tables` shapes the frames the Dagster asset publishes to the fixed
@@ -13,18 +13,16 @@ schemas below, which docs/warehouse.md documents ("Tables added by the cohort st
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-import duckdb
 import polars as pl
 
 from cohort.features import FEATURE_COLUMNS
+from linkage.warehouse.publish import swap_in
 from linkage.warehouse.schema import FORBIDDEN_COLUMNS, FORBIDDEN_SUBSTRINGS
 
 __all__ = [
@@ -143,11 +141,6 @@ def _check(name: str, frame: pl.DataFrame) -> None:
         raise PublishError(f"{name}: refused column names {bad}")
 
 
-def _remove(path: Path) -> None:
-    for p in (path, path.with_name(path.name + ".wal")):
-        p.unlink(missing_ok=True)
-
-
 def publish_tables(warehouse: Path, tables: dict[str, pl.DataFrame]) -> None:
     """(Re)create `tables` in the published warehouse at `warehouse`, swapping the file in atomically.
 
@@ -159,22 +152,10 @@ def publish_tables(warehouse: Path, tables: dict[str, pl.DataFrame]) -> None:
         _check(name, frame)
     if not warehouse.is_file():
         raise FileNotFoundError(f"no published warehouse at {warehouse}")
-    building = warehouse.with_suffix(".building")
-    _remove(building)
-    shutil.copyfile(warehouse, building)
-    con = duckdb.connect(str(building))
-    try:
-        con.execute("SET python_enable_replacements = false")
+    with swap_in(warehouse, from_published=True) as con:
         for name, frame in tables.items():
             con.register(_SOURCE_VIEW, frame)
             try:
                 con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {_SOURCE_VIEW}")  # noqa: S608
             finally:
                 con.unregister(_SOURCE_VIEW)
-        con.execute("CHECKPOINT")
-        con.close()
-        os.replace(building, warehouse)
-    except BaseException:
-        con.close()
-        _remove(building)
-        raise

@@ -2,15 +2,14 @@
 
 The warehouse is a pure function of the staged pseudonymised parquet, the ops parquet and the reference
 files: every build starts from an empty file, so re-running a month (which overwrites its staged
-parquet) replaces that month's rows and can never duplicate them. The file is built next to the
-published one as `<name>.building`, checked, checkpointed, closed and then `os.replace`d over the
-published path: readers that already hold the old file keep reading it, new readers get the new one,
-and a failed build leaves the published file untouched.
+parquet) replaces that month's rows and can never duplicate them. The file is built and checked
+beside the published one and swapped in (`linkage.warehouse.publish.swap_in`): readers that already
+hold the old file keep reading it, new readers get the new one, and a failed build leaves the
+published file untouched.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +19,7 @@ from pathlib import Path
 import duckdb
 
 from linkage.warehouse.checks import WarehouseCheckError, run_checks
+from linkage.warehouse.publish import swap_in
 from linkage.warehouse.reference import load_reference
 from linkage.warehouse.schema import (
     DQ_RESULTS_COLUMNS,
@@ -65,15 +65,9 @@ def build_warehouse(
     if non_sharing_practices is None:
         default = reference_dir.parent / "registers" / "non_sharing_practices.csv"
         non_sharing_practices = default if default.is_file() else None
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    building = out_path.with_suffix(".building")
-    _remove(building)
     # Bounded memory: DuckDB's default is 80 % of RAM; spill to disk beyond this instead.
-    con = duckdb.connect(
-        str(building), config={"memory_limit": BUILD_MEMORY_LIMIT, "preserve_insertion_order": False}
-    )
-    try:
-        con.execute("SET python_enable_replacements = false")
+    config = {"memory_limit": BUILD_MEMORY_LIMIT, "preserve_insertion_order": False}
+    with swap_in(out_path, config=config) as con:
         _stage(con, staged_dir)
         load_reference(con, reference_dir, codelists_dir, non_sharing_practices)
         for kind_table, (kind_dir, schema) in OPS_TABLES.items():
@@ -94,13 +88,6 @@ def build_warehouse(
         rows = _log(con, load_id, built_at)
         for (temp,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall():
             con.execute(f"DROP TABLE temp.{temp}")
-        con.execute("CHECKPOINT")
-        con.close()
-        os.replace(building, out_path)
-    except BaseException:
-        con.close()
-        _remove(building)
-        raise
     return WarehouseStats(out_path, load_id, rows, int(unclassified))
 
 
@@ -169,11 +156,6 @@ def _log(con: duckdb.DuckDBPyConnection, load_id: str, built_at: datetime) -> di
     )
     rows["load_log"] = len(rows)
     return rows
-
-
-def _remove(path: Path) -> None:
-    for p in (path, path.with_name(path.name + ".wal")):
-        p.unlink(missing_ok=True)
 
 
 def open_read_only(path: Path | str) -> duckdb.DuckDBPyConnection:
