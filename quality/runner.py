@@ -499,27 +499,38 @@ def run_warehouse_checks(
 
 def write_dq_results(con: duckdb.DuckDBPyConnection, results: pl.DataFrame) -> None:
     """(Re)create the `dq_results` table in the connected database from a results frame."""
-    ddl = ", ".join(f"{c} {t}" for c, t in DQ_RESULTS_COLUMNS.items())
-    con.execute("DROP TABLE IF EXISTS dq_results")
-    con.execute(f"CREATE TABLE dq_results ({ddl})")
-    if results.height:
-        con.register("_dq_results_in", results.select(list(DQ_RESULTS_COLUMNS)))
+    _replace_table(con, "dq_results", DQ_RESULTS_COLUMNS, results)
+
+
+def _replace_table(
+    con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str], frame: pl.DataFrame
+) -> None:
+    """(Re)create `table` with the fixed `columns` (name -> DuckDB type) and the rows of `frame`."""
+    ddl = ", ".join(f"{c} {t}" for c, t in columns.items())
+    con.execute(f"DROP TABLE IF EXISTS {ident(table)}")
+    con.execute(f"CREATE TABLE {ident(table)} ({ddl})")
+    if frame.height:
+        con.register("_replace_table_in", frame.select(list(columns)))
         try:
-            con.execute(f"INSERT INTO dq_results SELECT {', '.join(DQ_RESULTS_COLUMNS)} FROM _dq_results_in")  # noqa: S608
+            con.execute(f"INSERT INTO {ident(table)} SELECT * FROM _replace_table_in")  # noqa: S608
         finally:
-            con.unregister("_dq_results_in")
+            con.unregister("_replace_table_in")
+
+
+def _write_atomic(frame: pl.DataFrame, target: Path) -> None:
+    """Write a parquet file via a temp name, so a reader never finds half of one."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    frame.write_parquet(tmp)
+    tmp.replace(target)
 
 
 def save_history(paths: QualityPaths, run: QualityRun) -> None:
     """Keep this run's results and month volumes (ops zone, counts only) for trends and volume checks."""
     if paths.history is None:
         return
-    paths.history.mkdir(parents=True, exist_ok=True)
     for stem, frame in (("results", run.frame()), ("volume", run.volumes)):
-        target = paths.history / f"{stem}_{run.run_id}.parquet"
-        tmp = target.with_name(f".{target.name}.tmp")
-        frame.write_parquet(tmp)
-        tmp.replace(target)
+        _write_atomic(frame, paths.history / f"{stem}_{run.run_id}.parquet")
 
 
 def linkage_rates_path(paths: QualityPaths, run_id: str) -> Path | None:
@@ -536,10 +547,7 @@ def save_linkage_rates(paths: QualityPaths, run_id: str, con: duckdb.DuckDBPyCon
     rates = linkage_rates(con, paths.pseudo_staged)
     target = linkage_rates_path(paths, run_id)
     if target is not None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        rates.write_parquet(tmp)
-        tmp.replace(target)
+        _write_atomic(rates, target)
     return rates
 
 
@@ -593,17 +601,9 @@ def before_publish_hook(
 
 def write_linkage_rates(con: duckdb.DuckDBPyConnection, rates: pl.DataFrame) -> None:
     """(Re)create the warehouse's `linkage_rates` table (disclosure-controlled counts and shares)."""
-    ddl = ", ".join(f"{c} {t}" for c, t in LINKAGE_RATES_COLUMNS.items())
-    con.execute("DROP TABLE IF EXISTS linkage_rates")
-    con.execute(f"CREATE TABLE linkage_rates ({ddl})")
-    if rates.height:
-        # The warehouse spells no_valid_nhs as untraceable_on_arrival: no column there may say "nhs".
-        renamed = rates.rename(lambda c: c.replace("no_valid_nhs", "untraceable_on_arrival"))
-        con.register("_linkage_rates_in", renamed.select(list(LINKAGE_RATES_COLUMNS)))
-        try:
-            con.execute("INSERT INTO linkage_rates SELECT * FROM _linkage_rates_in")
-        finally:
-            con.unregister("_linkage_rates_in")
+    # The warehouse spells no_valid_nhs as untraceable_on_arrival: no column there may say "nhs".
+    renamed = rates.rename(lambda c: c.replace("no_valid_nhs", "untraceable_on_arrival"))
+    _replace_table(con, "linkage_rates", LINKAGE_RATES_COLUMNS, renamed)
 
 
 def results_from_table(con: duckdb.DuckDBPyConnection) -> list[CheckResult]:
