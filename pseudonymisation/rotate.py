@@ -40,7 +40,7 @@ import polars as pl
 from pipelines.home import Home
 
 from .keys import KEY_BYTES, KeyProvider, KeyUnavailableError
-from .private_files import write_private
+from .private_files import private_dir, write_private
 from .release.release import rotation_journal_path
 from .tokens import Tokeniser
 from .vault import Vault, VaultError
@@ -261,8 +261,10 @@ def _commit(home: Home, keys_dir: Path, journal: dict[str, Any]) -> None:
             os.replace(tmp, live)
     old, new = int(journal["old"]), int(journal["new"])
     write_private(keys_dir / "current_version", f"{new}\n".encode("ascii"), replace=True)
-    retired = keys_dir / "retired"
-    retired.mkdir(mode=0o700, exist_ok=True)
+    # The load's token map pairs NHS numbers with version-n tokens in the clear: once the old keys
+    # retire it must go too (the next load rebuilds it with the new key).
+    home.token_map.unlink(missing_ok=True)
+    retired = private_dir(keys_dir / "retired")
     for purpose in ("token", "vault"):
         path = keys_dir / f"{purpose}_key_v{old}.key"
         if path.exists():

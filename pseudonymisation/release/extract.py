@@ -186,8 +186,12 @@ def extract(
     kept = kept.sort("domain_token")
 
     stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = out if out is not None else home.root / "extracts" / domain / f"{domain}_{cohort}_{stamp}.csv"
-    private_dir(path.parent)
+    if out is None:
+        path = private_dir(home.root / "extracts" / domain) / f"{domain}_{cohort}_{stamp}.csv"
+    elif out.parent.is_dir():
+        path = out  # the caller's folder: its permissions are theirs to set, never changed here
+    else:
+        raise ExtractError(f"no folder {out.parent} to write the extract into")
     aggregates_path = path.with_name(path.stem + ".aggregates.csv")
     write_private(path, kept.write_csv(float_precision=4).encode("utf-8"))
     group = ["age_band", "risk_tier"] if "risk_tier" in kept.columns else ["age_band"]

@@ -72,3 +72,20 @@ def test_opt_outs_are_rechecked_now(tiny: TinyHome) -> None:
 def test_bad_domain_is_refused(tiny: TinyHome) -> None:
     with pytest.raises(ExtractError):
         _extract(tiny, "Bad Domain!")
+
+
+def test_out_folder_must_exist_and_keeps_its_permissions(tiny: TinyHome, tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o755)
+    done = _extract(tiny, "research-a", shared / "a.csv")
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o755
+    assert stat.S_IMODE(done.path.stat().st_mode) == 0o600
+    with pytest.raises(ExtractError, match=r"^no folder .*/missing to write the extract into$"):
+        _extract(tiny, "research-a", tmp_path / "missing" / "a.csv")
+
+
+def test_default_folder_is_private(tiny: TinyHome) -> None:
+    done = _extract(tiny, "research-a")
+    assert done.path.parent == tiny.home.root / "extracts" / "research-a"
+    assert stat.S_IMODE(done.path.parent.stat().st_mode) == 0o700

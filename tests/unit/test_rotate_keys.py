@@ -43,8 +43,13 @@ def test_rotation_end_to_end(tiny: TinyHome) -> None:
     )
     staged.write_parquet(staged_path)
     old_tokens = tiny.people["person_token"].to_list()
+    # The last load's token map (NHS number -> version-1 token, in the clear) must not outlive the key.
+    pl.DataFrame({"nhs_number": ["9990000018"], "person_token": [old_tokens[0]]}).write_parquet(
+        tiny.home.token_map
+    )
 
     result = rotate_keys(tiny.home, tiny.home.keys, now=NOW)
+    assert not tiny.home.token_map.exists()
     assert (result.old_version, result.new_version) == (1, 2)
     assert result.tokens == 6 and result.pseudo_ids == 1 and result.staged_files == 1
     assert not rotation_journal_path(tiny.home).exists()
@@ -54,6 +59,7 @@ def test_rotation_end_to_end(tiny: TinyHome) -> None:
     assert keys.versions("token") == [2] and keys.versions("vault") == [2]
     retired = tiny.home.keys / "retired"
     assert sorted(p.name for p in retired.iterdir()) == ["token_key_v1.key", "vault_key_v1.key"]
+    assert stat.S_IMODE(retired.stat().st_mode) == 0o700
     for name in ("token_key_v2.key", "vault_key_v2.key", "current_version"):
         assert stat.S_IMODE((tiny.home.keys / name).stat().st_mode) == 0o600
 
