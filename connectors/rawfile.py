@@ -79,14 +79,20 @@ def parse_header(data: bytes, file: str, expected: Sequence[str]) -> tuple[list[
     end = data.find(b"\n")
     first = data if end < 0 else data[:end]
     names = [n.strip() for n in next(csv.reader([first.decode("utf-8").rstrip("\r")]))]
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    # Line 1 is untrusted: if the header row is missing it holds a patient's record. Only the spec's own
+    # column names are ever quoted; anything else is reported by position.
+    dupes = sorted({n for n in names if n in expected and names.count(n) > 1})
     missing = [n for n in expected if n not in names]
-    unknown = [n for n in names if n not in expected]
+    unknown = [str(i) for i, n in enumerate(names, start=1) if n not in expected]
     problems = []
-    if missing:
+    if len(missing) == len(expected):
+        problems.append("none of the expected column names is on line 1 (is the header row missing?)")
+    elif missing:
         problems.append(f"missing columns: {', '.join(missing)}")
-    if unknown:
-        problems.append(f"unknown columns: {', '.join(unknown)}")
+    if unknown and len(missing) < len(expected):
+        problems.append(
+            f"{len(unknown)} unknown column(s) at position {', '.join(unknown)} (names not shown)"
+        )
     if dupes:
         problems.append(f"duplicated columns: {', '.join(dupes)}")
     if problems:

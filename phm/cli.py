@@ -166,6 +166,22 @@ def _say(message: str) -> None:
     sys.stderr.write(message.rstrip() + "\n")
 
 
+def _raised_by_us(exc: BaseException) -> bool:
+    """True when the innermost frame that raised `exc` is this project's code (whose messages are
+    written to carry names and counts only), not a library's (which may echo an input value). Builtins
+    have no frame of their own, so our code never converts data values with bare int()/float()."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return False
+    path = Path(tb.tb_frame.f_code.co_filename).resolve()
+    return path.is_relative_to(_REPO) and ".venv" not in path.relative_to(_REPO).parts
+
+
+_REPO = Path(__file__).resolve().parents[1]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning usage and domain errors into one line and an exit code."""
     command = typer.main.get_command(app)
@@ -181,11 +197,6 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
-    except ValueError as exc:
-        if debug:
-            raise
-        _say(f"phm: error: {exc}")
-        return 2
     except _domain_errors() as exc:
         if debug:
             raise
@@ -194,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # last resort: no traceback (it could quote data) unless debugging
         if debug:
             raise
+        if isinstance(exc, ValueError) and _raised_by_us(exc):
+            _say(f"phm: error: {exc}")  # our own ValueErrors name arguments and counts, never data
+            return 2
         _say(f"phm: internal error ({type(exc).__name__}); rerun with PHM_DEBUG=1 to see the traceback")
         return 3
     return 0

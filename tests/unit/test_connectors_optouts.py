@@ -73,7 +73,7 @@ def test_register_with_wrong_header(tmp_path: Path) -> None:
         load_non_sharing(tmp_path)
     assert str(info.value) == (
         "registers/non_sharing_practices.csv: header does not match the spec; "
-        "missing columns: Practice_Code; unknown columns: Practice"
+        "missing columns: Practice_Code; 1 unknown column(s) at position 1 (names not shown)"
     )
 
 

@@ -92,12 +92,19 @@ def test_columns_in_another_order_are_read_by_name(tmp_path: Path) -> None:
         ),
         (
             (HEADER + ",Comment\n").encode(),
-            "gp_events/gp_events_2025-04.csv: header does not match the spec; unknown columns: Comment",
+            "gp_events/gp_events_2025-04.csv: header does not match the spec; "
+            "1 unknown column(s) at position 8 (names not shown)",
         ),
         (
             (HEADER.replace("Unit", "Units") + ",Value\n").encode(),
             "gp_events/gp_events_2025-04.csv: header does not match the spec; missing columns: Unit; "
-            "unknown columns: Units; duplicated columns: Value",
+            "1 unknown column(s) at position 7 (names not shown); duplicated columns: Value",
+        ),
+        (
+            # No header row: line 1 is a patient's record, and none of it may reach the message.
+            (GOOD.format(n=1, d=1) + "\n").encode(),
+            "gp_events/gp_events_2025-04.csv: header does not match the spec; none of the expected column "
+            "names is on line 1 (is the header row missing?)",
         ),
         (
             (HEADER + "\n" + GOOD.format(n=1, d=1) + "\n9990000018,A12345,E2,2025-04").encode(),
@@ -105,7 +112,16 @@ def test_columns_in_another_order_are_read_by_name(tmp_path: Path) -> None:
             "and is not a complete record",
         ),
     ],
-    ids=["bad_encoding", "empty", "blank_only", "missing_column", "extra_column", "mixed", "truncated"],
+    ids=[
+        "bad_encoding",
+        "empty",
+        "blank_only",
+        "missing_column",
+        "extra_column",
+        "mixed",
+        "no_header_row",
+        "truncated",
+    ],
 )
 def test_file_level_failures_name_the_file(tmp_path: Path, content: bytes, message: str) -> None:
     path = _write(tmp_path, content)
