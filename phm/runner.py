@@ -10,11 +10,11 @@ import os
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 from dagster_shared.error import SerializableErrorInfo
 from rich.console import Console
 from rich.table import Table
 
+from linkage.warehouse import open_read_only
 from pipelines import steps
 from pipelines.home import DEFAULT_DATA, Home
 from pipelines.partitions import EXTRACT_MONTHS
@@ -125,7 +125,7 @@ def _root_message(error: SerializableErrorInfo | None) -> str:
 
 def print_summary(home: Home, console: Console) -> None:
     """One screen: persons, records per source, opted out, quarantined, traced."""
-    con = duckdb.connect(str(home.warehouse), read_only=True)
+    con = open_read_only(home.warehouse)
     try:
         persons = con.sql("select count(*) from person").fetchall()
         recon = con.sql(

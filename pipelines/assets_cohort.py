@@ -23,6 +23,7 @@ from cohort.model_card import write_model_card
 from cohort.publish import cohort_tables, publish_tables
 from cohort.segments import assign_segments, segment_counts
 from cohort.tiers import pyramid
+from linkage.warehouse import open_read_only
 from pipelines.home import Home
 from pipelines.resources import PhmPaths
 from pseudonymisation.release.register import EXAMPLE_REGISTER, load_register
@@ -58,9 +59,8 @@ def _dir(home: Home) -> Path:
 
 
 def _open(home: Home) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(home.warehouse), read_only=True)
-    con.execute("SET python_enable_replacements=false")
-    return con
+    """The published warehouse as it is now (a plain read-only connect can reuse a replaced file)."""
+    return open_read_only(home.warehouse)
 
 
 def _md(frame: pl.DataFrame, digits: int = 3) -> dg.MetadataValue:

@@ -52,7 +52,7 @@ def _ingest_asset(extract: Extract) -> dg.AssetsDefinition:
     )
     def ingest(context: dg.AssetExecutionContext, paths: PhmPaths) -> dg.MaterializeResult:
         home = paths.installation()
-        registers = steps.load_registers(paths.landing, home)
+        registers = steps.read_registers(paths.landing, home)  # as the registers asset loaded them
         load_id = f"{context.run_id[:8]}-{uuid.uuid4().hex[:6]}"
         failures: list[str] = []
         rows: list[str] = [

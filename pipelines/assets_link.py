@@ -1,8 +1,9 @@
 """Tracing, pseudonymisation and the warehouse.
 
-`gp_master` (identifiable) feeds tracing; one `pseudonymised/<source>` asset per source turns staged
-identifiable records into tokenised, de-identified ones (and fills the vault); `warehouse` rebuilds
-the analyst DuckDB file from them and swaps it in atomically.
+`gp_master` (identifiable) feeds `traced` (every record without a valid NHS number, traced once);
+`token_map` tokenises each NHS number once and fills the vault; one `pseudonymised/<source>` asset per
+source turns staged identifiable records into tokenised, de-identified ones; `warehouse` rebuilds the
+analyst DuckDB file from them and swaps it in atomically.
 """
 
 import uuid
@@ -88,8 +89,8 @@ def _pseudonymised_asset(source: str) -> dg.AssetsDefinition:
         group_name="pseudonymisation",
         kinds={"polars", "parquet"},
         description=(
-            f"{source}: records without an NHS number traced against the GP master, opt-outs "
-            "re-checked, NHS numbers tokenised (and encrypted into the vault), identifiers dropped."
+            f"{source}: the trace applied to records without an NHS number, opt-outs re-checked, "
+            "NHS numbers replaced by their tokens from the token map, identifiers dropped."
         ),
     )
     def pseudonymise(paths: PhmPaths, keys: PhmKeys) -> dg.MaterializeResult:

@@ -6,11 +6,13 @@ leaves half a file for the next stage; the warehouse itself is rebuilt into a ne
 
 Stages:
 1. `load_registers`   NDOO + Type 1 opt-outs and non-sharing practices (identifiable zone)
-2. `ingest_month`     one source, one month: connector -> staged records + quarantine + ops counts
+2. `ingest_months`    connectors over (source, month) files -> staged records + quarantine + ops counts
 3. `build_gp_master`  the GP demographic master used for tracing
-4. `pseudonymise_source`  trace records lacking an NHS number, re-check opt-outs, tokenise, vault,
-                      de-identify -> pseudonymised staged records; final reconciliation per file
-5. `publish_warehouse` build the DuckDB warehouse from pseudonymised files and swap it in
+4. `trace_records`    every record without a valid NHS number, pooled across sources, traced once
+5. `build_token_map`  each distinct NHS number tokenised once and put into the vault once
+6. `pseudonymise_source`  apply the trace, re-check opt-outs, tokenise via the map, de-identify
+                      -> pseudonymised staged records; final reconciliation per file
+7. `publish_warehouse` build the DuckDB warehouse from pseudonymised files and swap it in
 """
 
 from __future__ import annotations
@@ -126,7 +128,7 @@ def load_registers(landing: Path, home: Home) -> Registers:
         ]
     )
     write_parquet(frame, home.opt_outs)
-    return read_registers(landing, home)
+    return _registers(landing, opt_outs)
 
 
 _OPT_OUT_SCHEMA = {"nhs_number": pl.String, "route": pl.String}
@@ -139,8 +141,12 @@ def read_registers(landing: Path, home: Home) -> Registers:
         route: frozenset(frame.filter(pl.col("route") == route)["nhs_number"].to_list())
         for route in ("ndoo", "type1")
     }
+    return _registers(landing, connectors.OptOuts(ndoo=by_route["ndoo"], type1=by_route["type1"]))
+
+
+def _registers(landing: Path, opt_outs: connectors.OptOuts) -> Registers:
     return Registers(
-        opt_outs=connectors.OptOuts(ndoo=by_route["ndoo"], type1=by_route["type1"]),
+        opt_outs=opt_outs,
         non_sharing=connectors.load_non_sharing(landing),
         postcode_lsoa=connectors.read_reference(landing, "postcode_lsoa").rename({"lsoa21": "lsoa21cd"}),
     )
@@ -165,8 +171,7 @@ def ingest_month(
         non_sharing=registers.non_sharing,
         load_id=load_id,
     )
-    result.reconcile()
-    write_parquet(result.records, home.staged(source, month))
+    write_parquet(result.records, home.staged(source, month))  # ingest_file has reconciled the file
     write_parquet(result.quarantine, home.quarantine(source, month))
     write_parquet(result.quarantine_counts, home.ops("quarantine", source, month))
     write_parquet(result.removed, home.ops_connector("opt_outs", source, month))
@@ -237,6 +242,14 @@ def _untraced(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _read_untraced(path: Path) -> pl.DataFrame:
+    """Only the rows without an NHS number, and only their trace columns, read from a staged file."""
+    scan = pl.scan_parquet(path)
+    present = set(scan.collect_schema().names())
+    columns = [c for c in ("nhs_number", *_TRACE_SCHEMA) if c in present]
+    return scan.filter(pl.col("nhs_number").is_null()).select(columns).collect()
+
+
 def trace_records(home: Home, *, probabilistic: bool = True, seed: int = 42) -> dict[str, int]:
     """Trace every record without a valid NHS number, across all sources, in one pass.
 
@@ -247,7 +260,7 @@ def trace_records(home: Home, *, probabilistic: bool = True, seed: int = 42) -> 
     """
     master = pl.read_parquet(home.gp_master)
     frames = [
-        _untraced(pl.read_parquet(home.staged(source, month)))
+        _untraced(_read_untraced(home.staged(source, month)))
         for source in EXTRACTS
         if source not in GP_SOURCES
         for month in staged_months(home, source)

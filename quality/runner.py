@@ -278,21 +278,25 @@ def _by_gx(
 
         df = con.execute(frame.sql, frame.params).df()
         name = f"dq_{uuid.uuid4().hex}"
-        batch = (
-            context.data_sources.add_pandas(name=name)
-            .add_dataframe_asset(name="frame")
-            .add_batch_definition_whole_dataframe("whole")
-            .get_batch(batch_parameters={"dataframe": df})
-        )
-        suite = gx.ExpectationSuite(name=name)
-        for i, u in units.items():
-            assert u.gx is not None
-            expectation = u.gx(gx.expectations)
-            expectation.meta = {**(expectation.meta or {}), "dq_unit": i}
-            suite.add_expectation(expectation)
-        validation = batch.validate(
-            suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": 0}
-        )
+        source = context.data_sources.add_pandas(name=name)
+        try:
+            batch = (
+                source.add_dataframe_asset(name="frame")
+                .add_batch_definition_whole_dataframe("whole")
+                .get_batch(batch_parameters={"dataframe": df})
+            )
+            suite = gx.ExpectationSuite(name=name)
+            for i, u in units.items():
+                assert u.gx is not None
+                expectation = u.gx(gx.expectations)
+                expectation.meta = {**(expectation.meta or {}), "dq_unit": i}
+                suite.add_expectation(expectation)
+            validation = batch.validate(
+                suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": 0}
+            )
+        finally:
+            # The context lives as long as the process: drop the data source so the records go too.
+            context.data_sources.delete(name)
     out: dict[int, tuple[int, int, str]] = {}
     for r in validation.results:
         i = int(r.expectation_config.meta["dq_unit"])
