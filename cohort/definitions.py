@@ -183,10 +183,11 @@ def _criterion(
             predicate = f"{column} {c.op} {sql.bind(c.value)}"
         if not with_reason:
             return predicate, ""
-        reason = (
-            sql.bind(c.label) if c.label else f"({sql.bind(c.feature + ' ')} || CAST({column} AS VARCHAR))"
-        )
-        return predicate, reason
+        # The reason names the rule, never the person's own value (it travels with released lists,
+        # whose fields the governance register approves one by one).
+        value = ", ".join(map(str, c.value)) if isinstance(c.value, list | tuple) else str(c.value)
+        rule = f"{c.feature} in ({value})" if c.op == "in" else f"{c.feature} {c.op} {value}"
+        return predicate, sql.bind(c.label or rule)
     setting = c.setting if isinstance(c, CodesCriterion) else c.events
     count = _activity_count(sql, c, setting_tables[setting], codelist_table)
     predicate = f"{count} {'>=' if c.present else '<'} {sql.bind(c.min_count)}"

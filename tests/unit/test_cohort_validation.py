@@ -170,4 +170,4 @@ def test_schema_qualified_table_and_current_date_default() -> None:
     )
     assert 'FROM "cohorts"."features" AS f' in sql
     assert "current_date" in sql
-    assert params == [True, True, 65, "age ", 6, 1, "1+ ae events within 6 months"]
+    assert params == [True, True, 65, "age >= 65", 6, 1, "1+ ae events within 6 months"]
