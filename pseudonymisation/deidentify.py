@@ -2,8 +2,9 @@
 
 Adds ``person_token`` (token of the NHS number, else an existing ``pseudo_id``), generalises date of
 birth to ``birth_year_month`` ('YYYY-MM'), date of death to ``death_year_month`` and postcode to
-``lsoa21`` (LSOA 2021 code), then drops every column in ``IDENTIFIABLE_COLUMNS``. This is the last step
-before the warehouse: what it does not drop reaches analysts.
+``lsoa21`` (LSOA 2021 code), then drops every column in ``IDENTIFIABLE_COLUMNS`` (and ``pseudo_id``, now
+in ``person_token``). This is the last step before the warehouse: what it does not drop reaches
+analysts.
 """
 
 from __future__ import annotations
@@ -148,7 +149,10 @@ def deidentify(
             out = _with_lsoa(out, _lsoa_lookup(postcode_lsoa))
             existing = [pl.col("lsoa21")] if "lsoa21" in cols else []
             out = out.with_columns(pl.coalesce([*existing, pl.col("_lsoa21")]).alias("lsoa21"))
-    drop = [c for c in out.columns if c in IDENTIFIABLE_COLUMNS or c in {"_token", "_pc", "_lsoa21"}]
+    # pseudo_id has become person_token; a second copy would escape key rotation (which rewrites tokens).
+    drop = [
+        c for c in out.columns if c in IDENTIFIABLE_COLUMNS or c in {"pseudo_id", "_token", "_pc", "_lsoa21"}
+    ]
     out = out.drop(drop)
     if "person_token" in out.columns:
         out = out.select("person_token", pl.exclude("person_token"))

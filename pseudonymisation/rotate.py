@@ -155,10 +155,10 @@ def _pseudo_ids_in(staged: list[Path], warehouse: Path, old: int) -> pl.Series:
     prefix = f"U{old}-"
     found: set[str] = set()
     for path in staged:
-        frame = pl.read_parquet(path)
-        for column in TOKEN_COLUMNS:
-            if column in frame.columns:
-                found |= set(frame.filter(pl.col(column).str.starts_with(prefix))[column].to_list())
+        scan = pl.scan_parquet(path)
+        for column in set(TOKEN_COLUMNS) & set(scan.collect_schema().names()):
+            ids = scan.select(column).filter(pl.col(column).str.starts_with(prefix)).unique().collect()
+            found |= set(ids[column].to_list())
     if warehouse.exists():
         con = duckdb.connect(str(warehouse), read_only=True)
         try:

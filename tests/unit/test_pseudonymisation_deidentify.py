@@ -45,7 +45,7 @@ def test_deidentify_spec() -> None:
             # NHS token wins; pseudo_id only where the NHS number is null; neither -> null.
             "person_token": [tok("9990000018"), "U1-" + "a" * 32, tok("9990000026"), None],
             "record_id": [1, 2, 3, 4],
-            "pseudo_id": [None, "U1-" + "a" * 32, "U1-" + "b" * 32, None],
+            # pseudo_id is not kept beside person_token: key rotation rewrites person_token only.
             "sex": ["F", "M", "F", "M"],
             "birth_year_month": ["1950-03", "2001-12", None, "1988-01"],
             "lsoa21": ["E01033010", "E01010647", "E01033015", None],
