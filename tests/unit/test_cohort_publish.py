@@ -108,7 +108,7 @@ def test_publish_keeps_existing_tables_and_replaces_its_own(tmp_path: Path) -> N
         ]
     finally:
         con.close()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["warehouse.duckdb"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "warehouse.lock") == ["warehouse.duckdb"]
 
 
 def test_reader_keeps_its_snapshot_while_a_publish_swaps_the_file(tmp_path: Path) -> None:
@@ -147,7 +147,7 @@ def test_refused_tables_publish_nothing(tmp_path: Path, name: str, column: str, 
     assert message in str(raised.value)
     assert "9990000018" not in str(raised.value)
     assert path.read_bytes() == original
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["warehouse.duckdb"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "warehouse.lock") == ["warehouse.duckdb"]
 
 
 def test_failed_publish_leaves_the_published_file_untouched(tmp_path: Path) -> None:
@@ -157,7 +157,7 @@ def test_failed_publish_leaves_the_published_file_untouched(tmp_path: Path) -> N
     with pytest.raises(Exception):  # noqa: B017 - whatever DuckDB raises for an unsupported type
         publish_tables(path, {"risk_score": _tables()["risk_score"], "broken": unsupported})
     assert path.read_bytes() == original
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["warehouse.duckdb"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "warehouse.lock") == ["warehouse.duckdb"]
 
 
 def test_no_published_warehouse_is_an_error(tmp_path: Path) -> None:
@@ -180,3 +180,34 @@ def test_cohort_purposes_are_register_purposes_that_permit_them() -> None:
     }
     for d in definitions:
         assert register.purpose(d.purpose).permits_cohort(d.id), d.id
+
+
+def test_writers_take_turns_on_the_warehouse(tmp_path: Path) -> None:
+    # A second publish waits while a build holds the file, so it copies the build's result, not the
+    # file the build is replacing.
+    import threading
+    import time
+
+    from linkage.warehouse.publish import swap_in
+
+    path = tmp_path / "warehouse.duckdb"
+    with swap_in(path) as con:
+        con.execute("CREATE TABLE person AS SELECT 1 AS v")
+    order: list[str] = []
+
+    def publish() -> None:
+        with swap_in(path, from_published=True) as con:
+            order.append(f"publish saw {con.execute('SELECT v FROM person').fetchall()[0][0]}")
+            con.execute("CREATE TABLE cohort AS SELECT 1 AS c")
+
+    with swap_in(path) as con:
+        con.execute("CREATE TABLE person AS SELECT 2 AS v")
+        other = threading.Thread(target=publish)
+        other.start()
+        time.sleep(0.3)
+        order.append("build done")
+    other.join()
+    assert order == ["build done", "publish saw 2"]
+    check = duckdb.connect(str(path), read_only=True)
+    assert sorted(t for (t,) in check.execute("SHOW TABLES").fetchall()) == ["cohort", "person"]
+    check.close()
