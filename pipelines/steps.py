@@ -422,15 +422,16 @@ def publish_warehouse(
     """
     hook = None
     if quality_checks:
-        checks = quality.before_publish_hook(
+        hook = quality.before_publish_hook(
             quality.QualityPaths.under(home.root), run_id=load_id, run_at=built_at, as_of=built_at.date()
         )
 
-        def hook(con: duckdb.DuckDBPyConnection) -> None:
-            start = time.perf_counter()
-            checks(con)
-            if timings is not None:
-                timings["quality"] = timings.get("quality", 0.0) + time.perf_counter() - start
+    def timed(con: duckdb.DuckDBPyConnection) -> None:
+        assert hook is not None
+        start = time.perf_counter()
+        hook(con)
+        if timings is not None:
+            timings["quality"] = timings.get("quality", 0.0) + time.perf_counter() - start
 
     return build_warehouse(
         staged_dir=home.pseudo_staged_dir,
@@ -440,5 +441,6 @@ def publish_warehouse(
         load_id=load_id,
         built_at=built_at,
         codelists_dir=Path(__file__).resolve().parents[1] / "codelists",
-        before_publish=hook,
+        before_publish=timed if hook is not None else None,
+        after_publish=hook.save if hook is not None else None,
     )

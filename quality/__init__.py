@@ -5,8 +5,9 @@ Public face:
 * `load_config()` - the expectations of `quality/config.yaml`, validated;
 * `run_source_checks(...)`, `run_warehouse_checks(...)` - evaluate them (GX on small frames, DuckDB SQL
   at scale, identical counts), returning a `QualityRun` of `CheckResult` rows;
-* `before_publish_hook(...)` - pass to `linkage.warehouse.build_warehouse(before_publish=...)` to write
-  `dq_results` into the warehouse being built and keep the run in the history;
+* `before_publish_hook(...)` - a `QualityHook`: pass it as `build_warehouse(before_publish=...)` to write
+  `dq_results` into the warehouse being built, and its `save` as `after_publish=` to keep the run in the
+  history once the warehouse is published;
 * `coverage(con)` - who is missing and why, disclosure-protected;
 * `write_report(...)` - the per-run HTML report (with a Linkage section: match rates by source,
   ethnic group and IMD quintile, `linkage.linkage_quality`); `linkage_markdown(...)` - the same as Markdown.

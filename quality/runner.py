@@ -542,19 +542,6 @@ def linkage_rates_path(paths: QualityPaths, run_id: str) -> Path | None:
     return paths.history / f"linkage_{run_id}.parquet" if paths.history is not None else None
 
 
-def save_linkage_rates(paths: QualityPaths, run_id: str, con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Match rates by source, ethnic group and IMD quintile of the warehouse behind `con` (its
-    `stg_<source>` tables inside the build, else the pseudonymised staged files), disclosure-protected,
-    kept as `linkage_<run>.parquet` for the report and the Dagster metadata; returns them."""
-    from linkage.linkage_quality import linkage_rates
-
-    rates = linkage_rates(con, paths.pseudo_staged)
-    target = linkage_rates_path(paths, run_id)
-    if target is not None:
-        _write_atomic(rates, target)
-    return rates
-
-
 def load_linkage_rates(paths: QualityPaths, run_id: str, con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """The run's kept linkage rates; computed from `con` and the pseudonymised staged files if absent."""
     from linkage.linkage_quality import linkage_rates
@@ -570,6 +557,44 @@ def load_history(paths: QualityPaths) -> pl.DataFrame:
     return _read_history(paths, "results_*.parquet", DQ_RESULTS_SCHEMA).sort("run_at", "run_id")
 
 
+class QualityHook:
+    """Checks for a warehouse build: called on the building file (`build_warehouse(before_publish=)`)
+    it runs every check and writes `dq_results` and `linkage_rates` into that file; `save()`, called
+    once the file is published (`after_publish=`), keeps the run in the history. A build that fails
+    after the checks therefore leaves no history behind for the next load's volume checks to trust.
+    It never raises for a failing check (a blocking outcome stops downstream assets through the
+    Dagster checks, not the publish)."""
+
+    def __init__(
+        self, paths: QualityPaths, *, run_id: str, run_at: datetime, as_of: date,
+        config: QualityConfig | None = None, engine: Engine = "auto",
+    ) -> None:  # fmt: skip
+        self.paths, self.run_id, self.run_at, self.as_of = paths, run_id, run_at, as_of
+        self.config, self.engine = config, engine
+        self.run: QualityRun | None = None
+        self.rates: pl.DataFrame | None = None
+
+    def __call__(self, con: duckdb.DuckDBPyConnection) -> None:
+        common = {"run_id": self.run_id, "run_at": self.run_at, "as_of": self.as_of, "config": self.config,
+                  "engine": self.engine}  # fmt: skip
+        run = run_source_checks(con, self.paths, use_staged_tables=True, **common)  # type: ignore[arg-type]
+        run.results += run_warehouse_checks(con, **common).results  # type: ignore[arg-type]
+        from linkage.linkage_quality import linkage_rates
+
+        self.run, self.rates = run, linkage_rates(con, self.paths.pseudo_staged)
+        write_dq_results(con, run.frame())
+        write_linkage_rates(con, self.rates)
+
+    def save(self) -> None:
+        """Keep the published run's results, volumes and linkage rates in the history (ops zone)."""
+        if self.run is None or self.rates is None:
+            raise RuntimeError("QualityHook.save() before the checks ran")
+        save_history(self.paths, self.run)
+        target = linkage_rates_path(self.paths, self.run_id)
+        if target is not None:
+            _write_atomic(self.rates, target)
+
+
 def before_publish_hook(
     paths: QualityPaths,
     *,
@@ -578,29 +603,9 @@ def before_publish_hook(
     as_of: date,
     config: QualityConfig | None = None,
     engine: Engine = "auto",
-    on_results: Callable[[QualityRun], None] | None = None,
-) -> Callable[[duckdb.DuckDBPyConnection], None]:
-    """A `build_warehouse(before_publish=...)` hook: run every check on the building file, write
-    `dq_results` into it and the run into the history. It never raises for a failing check (a
-    blocking outcome stops downstream assets through the Dagster checks, not the publish)."""
-
-    def hook(con: duckdb.DuckDBPyConnection) -> None:
-        run = run_source_checks(
-            con, paths, run_id=run_id, run_at=run_at, as_of=as_of, config=config,
-            use_staged_tables=True, engine=engine,
-        )  # fmt: skip
-        wh = run_warehouse_checks(
-            con, run_id=run_id, run_at=run_at, as_of=as_of, config=config, engine=engine
-        )
-        run.results += wh.results
-        write_dq_results(con, run.frame())
-        save_history(paths, run)
-        rates = save_linkage_rates(paths, run_id, con)
-        write_linkage_rates(con, rates)
-        if on_results is not None:
-            on_results(run)
-
-    return hook
+) -> QualityHook:
+    """A `QualityHook`: pass it as `before_publish` and its `save` as `after_publish` to the build."""
+    return QualityHook(paths, run_id=run_id, run_at=run_at, as_of=as_of, config=config, engine=engine)
 
 
 def write_linkage_rates(con: duckdb.DuckDBPyConnection, rates: pl.DataFrame) -> None:

@@ -54,6 +54,7 @@ def build_warehouse(
     codelists_dir: Path | None = None,
     non_sharing_practices: Path | None = None,
     before_publish: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    after_publish: Callable[[], None] | None = None,
 ) -> WarehouseStats:
     """Build the warehouse from `staged_dir/<source>/<YYYY-MM>.parquet` and publish it at `out_path`.
 
@@ -61,6 +62,7 @@ def build_warehouse(
     register defaults to `reference_dir/../registers/non_sharing_practices.csv` when it exists.
     `before_publish` runs on the building connection after the tables exist and before the checks
     (e.g. quality results written into the same file); if it raises, nothing is published.
+    `after_publish` runs once the new file is in place (e.g. keeping the quality run in its history).
     """
     if non_sharing_practices is None:
         default = reference_dir.parent / "registers" / "non_sharing_practices.csv"
@@ -88,6 +90,8 @@ def build_warehouse(
         rows = _log(con, load_id, built_at)
         for (temp,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall():
             con.execute(f"DROP TABLE temp.{temp}")
+    if after_publish is not None:
+        after_publish()
     return WarehouseStats(out_path, load_id, rows, int(unclassified))
 
 

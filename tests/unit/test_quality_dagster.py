@@ -35,7 +35,7 @@ def test_report_asset_writes_html_and_links_it(tmp_path: Path) -> None:
     hook = before_publish_hook(paths, run_id="R7", run_at=BUILT_AT, as_of=date(2025, 3, 1), engine="sql")
     build_warehouse(dirs["staged"], dirs["ops"], dirs["reference"], home / "warehouse" / "warehouse.duckdb",
                     load_id="L1", built_at=datetime(2025, 3, 1), codelists_dir=dirs["codelists"],
-                    before_publish=hook)  # fmt: skip
+                    before_publish=hook, after_publish=hook.save)  # fmt: skip
     result = dg.materialize(quality_assets, resources={"paths": PhmPaths(data=str(tmp_path), home=str(home))})
     assert result.success
     (mat,) = result.asset_materializations_for_node(REPORT_KEY.to_python_identifier())

@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
-from linkage.warehouse import open_read_only
+from linkage.warehouse import WarehouseCheckError, open_read_only
 from quality import (
     DQ_RESULTS_COLUMNS,
     SECTIONS,
@@ -30,7 +31,7 @@ def _build(tmp_path: Path, run_id: str, run_at: datetime, engine: str = "auto") 
     paths = QualityPaths(pseudo_staged=dirs["staged"], ops=dirs["ops"], history=tmp_path / "history")
     out = tmp_path / "w.duckdb"
     hook = before_publish_hook(paths, run_id=run_id, run_at=run_at, as_of=AS_OF, engine=engine)  # type: ignore[arg-type]
-    build(dirs, out, before_publish=hook)
+    build(dirs, out, before_publish=hook, after_publish=hook.save)
     return out, paths
 
 
@@ -89,7 +90,7 @@ def test_history_feeds_volume_check_of_the_next_run(tmp_path: Path) -> None:
     dirs = write_home(tmp_path / "a" / "home")
     out = tmp_path / "b.duckdb"
     hook = before_publish_hook(paths, run_id="R2", run_at=datetime(2025, 4, 1), as_of=AS_OF, engine="sql")
-    build(dirs, out, before_publish=hook)
+    build(dirs, out, before_publish=hook, after_publish=hook.save)
     assert _counts(out)[("source/gp_events", "row_count_in_tolerance")] == (1, 1, "warn")
     assert _counts(out)[("source/apc", "row_count_in_tolerance")] == (1, 0, "pass")  # same as run R1
     history = load_history(paths)
@@ -142,3 +143,18 @@ def test_report_written_with_every_section(built: tuple[Path, QualityPaths], tmp
     assert "quarantine_rate" in page and "<svg" in page
     assert "http://" not in page and "https://" not in page  # offline: nothing fetched
     assert "P1-" not in page and "U1-" not in page  # no tokens
+
+
+def test_a_build_that_fails_after_the_checks_keeps_no_history(tmp_path: Path) -> None:
+    dirs = write_home(tmp_path / "home")
+    paths = QualityPaths(pseudo_staged=dirs["staged"], ops=dirs["ops"], history=tmp_path / "history")
+    hook = before_publish_hook(paths, run_id="R9", run_at=datetime(2025, 3, 1, 6), as_of=AS_OF, engine="sql")
+
+    def checks_then_a_breach(con: duckdb.DuckDBPyConnection) -> None:
+        hook(con)
+        con.execute("CREATE TABLE leak AS SELECT 'x' AS nhs_number")  # the sanity checks refuse this
+
+    with pytest.raises(WarehouseCheckError, match="identifier-like columns"):
+        build(dirs, tmp_path / "w.duckdb", before_publish=checks_then_a_breach, after_publish=hook.save)
+    assert not (tmp_path / "w.duckdb").exists()
+    assert not paths.history.exists() or list(paths.history.iterdir()) == []  # type: ignore[union-attr]
