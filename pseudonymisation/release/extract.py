@@ -21,8 +21,6 @@ one row per person (domain token and the generalised columns in ``EXTRACT_COLUMN
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,8 +29,6 @@ from typing import Final
 
 import duckdb
 import polars as pl
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from cohort.disclosure import protect_table
 from connectors.optouts import load_opt_outs
@@ -40,14 +36,12 @@ from pipelines.home import Home
 
 from ..keys import KeyProvider
 from ..private_files import private_dir, write_private
-from ..tokens import Tokeniser
+from ..tokens import _DOMAIN_RE, Tokeniser, _derive, _map_distinct  # one keyed-hash scheme
 from .release import COHORT_TABLE, PERSON_TABLE, RISK_TABLE, open_warehouse
 
 __all__ = ["EXTRACT_COLUMNS", "ExtractError", "ExtractOutcome", "domain_tokens", "extract"]
 
-_DOMAIN_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _COHORT_RE = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
-_HEX_CHARS: Final = 32
 
 #: (table, column, output name): what an extract row may hold besides the domain token. No practice,
 #: no LSOA, no birth month: the age band is computed from the birth year-month and then dropped.
@@ -72,29 +66,14 @@ class ExtractOutcome:
     removed_opt_out: int
 
 
-def _domain_key(master: bytes, domain: str, version: int) -> bytes:
-    info = f"phm-extract|{domain}|v{version}".encode("ascii")
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(master)
-
-
 def domain_tokens(warehouse_tokens: pl.Series, keys: KeyProvider, domain: str) -> pl.Series:
-    """``E{v}-{hex}`` tokens for one recipient domain from warehouse tokens (token key only)."""
+    """``E{v}-{hex}`` tokens for one recipient domain from warehouse tokens (token key only): the same
+    HKDF + truncated HMAC-SHA256 as person tokens, under the key labelled ``phm-extract|{domain}|v{v}``."""
     if not _DOMAIN_RE.fullmatch(domain):
         raise ExtractError("domain must match [a-z][a-z0-9_-]{0,63}")
     key = keys.token_key()
-    secret = _domain_key(key.material, domain, key.version)
-    distinct = warehouse_tokens.drop_nulls().unique()
-    hexes = [
-        hmac.new(secret, t.encode("ascii"), hashlib.sha256).hexdigest()[:_HEX_CHARS]
-        for t in distinct.to_list()
-    ]
-    lookup = pl.DataFrame({"value": distinct, "token": [f"E{key.version}-{h}" for h in hexes]})
-    joined = (
-        warehouse_tokens.rename("value")
-        .to_frame()
-        .join(lookup, on="value", how="left", maintain_order="left")
-    )
-    return joined["token"].rename("domain_token")
+    secret = _derive(key.material, "extract", domain, key.version)
+    return _map_distinct(warehouse_tokens, secret, f"E{key.version}-").rename("domain_token")
 
 
 def _columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:

@@ -89,3 +89,19 @@ def test_default_folder_is_private(tiny: TinyHome) -> None:
     done = _extract(tiny, "research-a")
     assert done.path.parent == tiny.home.root / "extracts" / "research-a"
     assert stat.S_IMODE(done.path.parent.stat().st_mode) == 0o700
+
+
+def test_domain_token_is_hmac_of_the_warehouse_token_under_the_extract_key(tiny: TinyHome) -> None:
+    import hashlib
+    import hmac
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    key = tiny.keys.token_key()
+    secret = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"phm-extract|research-a|v1").derive(
+        key.material
+    )
+    token = tiny.people["person_token"][0]
+    expected = "E1-" + hmac.new(secret, token.encode("ascii"), hashlib.sha256).hexdigest()[:32]
+    assert domain_tokens(pl.Series([token, None]), tiny.keys, "research-a").to_list() == [expected, None]
