@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from phm.release_cli import EXAMPLE_REGISTER, register_commands, resolve_register_path
 from pseudonymisation.release.release import audit_log_path
-from tests.unit.test_release_flow_fixtures import REGISTER_YAML, TinyHome, make_home
+from tests.unit.release_flow_fixtures import REGISTER_YAML, TinyHome, make_home
 
 
 @pytest.fixture
