@@ -39,8 +39,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, SplineTransformer, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from cohort.features_sql import CODELISTS_DIR, LTC_CODELISTS, attach_scores, compute_features
-from cohort.segments import assign_segments
+from cohort.features_sql import CODELISTS_DIR, LTC_CODELISTS, compute_features
 from cohort.tiers import DEFAULT_CUTS, TierCuts, assign_tiers
 
 OUTCOME = "emergency admission within 12 months"
@@ -419,34 +418,6 @@ def score(model: RiskModel, features: pl.DataFrame, cuts: TierCuts = DEFAULT_CUT
     people = eligible(features)
     scores = people.select("person_token").with_columns(pl.Series("risk_score", model.predict(people)))
     return assign_tiers(scores, cuts)
-
-
-def train_and_score(
-    con: duckdb.DuckDBPyConnection,
-    score_date: date | None = None,
-    *,
-    cuts: TierCuts = DEFAULT_CUTS,
-    kind: Kind = "logistic",
-    seed: int = 0,
-    codelists_dir: Path | None = CODELISTS_DIR,
-) -> RunResult:
-    """One run: train as at t - 12 months, evaluate on held-out people, score, tier and segment as at t."""
-    t = score_date or latest_date(con)
-    window = TrainingWindow(months_before(t, OUTCOME_MONTHS), t, t)
-    seconds: dict[str, float] = {}
-    start = time.perf_counter()
-    frame = training_frame(con, window.features_as_of, codelists_dir=codelists_dir)
-    current = compute_features(con, t, codelists_dir=codelists_dir)
-    seconds["features"] = time.perf_counter() - start
-    start = time.perf_counter()
-    model, evaluation, _ = train(frame, window, kind=kind, seed=seed)
-    seconds["train"] = time.perf_counter() - start
-    start = time.perf_counter()
-    scores = score(model, current, cuts)
-    scored = scores.join(assign_segments(current), on="person_token", how="left")
-    features = attach_scores(current, scored)
-    seconds["score"] = time.perf_counter() - start
-    return RunResult(model, evaluation, features, scores, {k: round(v, 3) for k, v in seconds.items()})
 
 
 # -------------------------------------------------------------------------------------- artefacts

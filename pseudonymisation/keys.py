@@ -4,8 +4,10 @@ Two independent 32-byte secrets, each with an integer version:
 
 * the **token** master key, from which per-domain HMAC keys are derived (``tokens.py``). Code that builds
   the pseudonymised warehouse needs only this key;
-* the **vault** key, which encrypts token -> NHS number entries (``vault.py``). Only the governed
-  re-identification step needs it.
+* the **vault** key, which encrypts token -> NHS number entries (``vault.py``). Each load opens the vault
+  with it to add entries (``pipelines/steps.py`` ``build_token_map``, encrypt only); entries are decrypted
+  back to NHS numbers only by the governed release (``release/release.py``) and by key rotation
+  (``rotate.py``). Code serving analysts never loads it.
 
 The two accessors are lazy and independent, so a process serving analysts can call ``token_key()`` without
 the vault key ever being read from disk or the environment. Sources, in the order a deployment would

@@ -1,9 +1,11 @@
 """The vault: token -> NHS number, encrypted, kept apart from the warehouse.
 
-Only the governed release step (re-identification for an approved purpose) opens the vault. Each entry is
-AES-256-GCM under the vault key (never the token key) with a fresh random 96-bit nonce, and the
-associated data binds the ciphertext to its token and key version: a ciphertext copied onto another
-token, or a flipped byte anywhere, fails authentication and raises ``VaultTamperError``.
+Each load writes new entries (``pipelines/steps.py`` ``build_token_map``, encrypt only); entries are read
+back (decrypted) only by the governed release step (re-identification for an approved purpose,
+``release/release.py``) and by key rotation (``rotate.py``). Each entry is AES-256-GCM under the vault
+key (never the token key) with a fresh random 96-bit nonce, and the associated data binds the
+ciphertext to its token and key version: a ciphertext copied onto another token, or a flipped byte
+anywhere, fails authentication and raises ``VaultTamperError``.
 
 Storage is a DuckDB file ``vault.duckdb`` in its own folder (0700; file 0600), table
 ``vault(token PK, key_version, nonce, ciphertext)``. DuckDB's own encryption needs an extension that is
