@@ -2,10 +2,12 @@
 
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import dagster as dg
 
+from connectors.ingest import file_month
 from connectors.spec import EXTRACTS
 from pipelines.partitions import EXTRACT_MONTHS, extract_months
 from pipelines.resources import PhmPaths
@@ -25,6 +27,12 @@ def _landing_files(landing: Path) -> dict[str, float]:
     return files
 
 
+def _months(names: Iterable[str]) -> list[str]:
+    """Extract months of landing files named `<source>/<source>_<YYYY-MM>.csv` (as the connectors read them)."""
+    found = {file_month(n.split("/")[0], Path(n)) for n in names if n.split("/")[0] in EXTRACTS}
+    return sorted(m for m in found if m is not None)
+
+
 @dg.sensor(job_name="load_all", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
 def landing_sensor(context: dg.SensorEvaluationContext, paths: PhmPaths) -> dg.SensorResult:
     """New or changed extract files -> add their months as partitions and run a load over them."""
@@ -33,13 +41,11 @@ def landing_sensor(context: dg.SensorEvaluationContext, paths: PhmPaths) -> dg.S
     changed = sorted(name for name, mtime in current.items() if seen.get(name) != mtime)
     if not changed:
         return dg.SensorResult(skip_reason="no new or changed files in landing", cursor=json.dumps(current))
-    months = sorted(
-        {Path(n).stem.rsplit("_", 1)[-1] for n in current if "/" in n and n.split("/")[0] in EXTRACTS}
-    )
+    months = _months(current)
     known = set(context.instance.get_dynamic_partitions(EXTRACT_MONTHS))
     new = [m for m in months if m not in known]
     registers_changed = any(n.startswith(("registers/", "reference/")) for n in changed)
-    changed_months = sorted({Path(n).stem.rsplit("_", 1)[-1] for n in changed if n.split("/")[0] in EXTRACTS})
+    changed_months = _months(changed)
     to_load = months if registers_changed else changed_months
     run_requests = []
     if to_load:

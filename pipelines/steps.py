@@ -32,6 +32,7 @@ import polars as pl
 import connectors
 import linkage
 import quality
+from connectors.ingest import file_month
 from connectors.spec import EXTRACTS, GP_SOURCES, extract_filename
 from linkage import review
 from linkage.warehouse import WarehouseStats, build_warehouse
@@ -111,11 +112,10 @@ def write_parquet(frame: pl.DataFrame, path: Path) -> None:
 
 def landing_months(landing: Path) -> list[str]:
     """Months ('YYYY-MM') for which any source has a file in landing, sorted."""
-    months: set[str] = set()
-    for source in EXTRACTS:
-        for path in (landing / source).glob(f"{source}_*.csv"):
-            months.add(path.stem.removeprefix(f"{source}_"))
-    return sorted(months)
+    months = {
+        file_month(source, path) for source in EXTRACTS for path in (landing / source).glob(f"{source}_*.csv")
+    }
+    return sorted(m for m in months if m is not None)
 
 
 def load_registers(landing: Path, home: Home) -> Registers:
