@@ -42,8 +42,9 @@ QUARANTINE_REASONS: Final[dict[str, str]] = {
     ),
     INVALID_NUMBER: "An int/float column is not blank but is not a number.",
     FUTURE_DATE: (
-        "The activity date is after the last day of the file's month, or after the as-of date. "
-        "Activity dated in an *earlier* month is kept: late submissions are normal in SUS/CSDS/MHSDS."
+        "The activity date (or a date of birth) is after the last day of the file's month, or after "
+        "the as-of date. Activity dated in an *earlier* month is kept: late submissions are normal in "
+        "SUS/CSDS/MHSDS."
     ),
     END_BEFORE_START: "An end date (spell, episode, event, registration, departure) is before its start.",
 }

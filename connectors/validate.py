@@ -62,7 +62,7 @@ def _columns_to_trim(fields: pl.DataFrame, names: list[str]) -> set[str]:
 def check_rows(
     fields: pl.DataFrame, extract: Extract, rules: SourceRules, *, latest: date | None
 ) -> pl.DataFrame:
-    """Typed canonical columns + ``nhs_number_status`` + ``__line`` + ``__raw`` + ``__reason``.
+    """Typed canonical columns + ``nhs_number_status`` + ``__line`` + ``__hash`` + ``__reason``.
 
     ``latest`` is the last acceptable activity date (end of the file's month, or the as-of date if
     earlier); None disables the future-date check.

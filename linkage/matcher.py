@@ -11,7 +11,7 @@ A safety rule sits on top of the model: a pair whose dates of birth differ in a 
 explains (not a day/month swap, not one character edited or two adjacent characters transposed) is never
 accepted, however strong the other evidence; it goes to clerical review instead.
 
-Nothing here logs or raises with row values; Splink's own logging is kept at WARNING.
+Nothing here logs or raises with row values; Splink's own logging is kept at ERROR.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ patient values or key material. See docs/keys.md.
     provider = KeyProvider.from_env()                 # or .from_directory(...) / .dev(home / "keys")
     tokeniser = Tokeniser(provider.token_key(), domain="warehouse")
     person = deidentify(records, tokeniser, postcode_lsoa)
-    with Vault.open(vault_dir, provider.vault_key()) as vault:   # release step only
+    with Vault.open(vault_dir, provider.vault_key()) as vault:   # the load writes; only release reads
         vault.put_many(tokens, nhs_numbers)
 """
 

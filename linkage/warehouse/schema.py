@@ -71,8 +71,9 @@ OPS_TABLES: dict[str, tuple[str, dict[str, str]]] = {
     ),
 }  # fmt: skip
 
-# Activity tables: the person's dates and codes per setting; `key` is the record's natural key, used
-# only to count duplicate records in the build stats (rows are never silently dropped).
+# Activity tables: the person's dates and codes per setting, each with the record's natural key. The key
+# is the default for `unique` expectations (quality/config.py); the table list is what the warehouse
+# checks (checks.py) and the coverage report (quality/coverage.py) go over. Rows are never dropped.
 ACTIVITY_KEYS: dict[str, tuple[str, ...]] = {
     "gp_event": ("practice_code", "event_id"),
     "gp_medication": ("practice_code", "issue_id"),

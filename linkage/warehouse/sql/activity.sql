@@ -1,4 +1,4 @@
--- Activity by setting, one table per kind of record. Reads the stg_<source> temp tables (allow-listed,
+-- Activity by setting, one table per kind of record. Reads the stg_<source> temp views (allow-listed,
 -- typed staged columns). Every row keeps person_token, its dates and codes, source_file, source_line
 -- and load_id. Rows are never deduplicated here: the warehouse is rebuilt from the staged files, so a
 -- re-run month replaces its rows.
