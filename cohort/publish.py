@@ -22,6 +22,7 @@ from typing import Final
 import polars as pl
 
 from cohort.features import FEATURE_COLUMNS
+from core.errors import Refused
 from linkage.warehouse.publish import swap_in
 from linkage.warehouse.schema import FORBIDDEN_COLUMNS, FORBIDDEN_SUBSTRINGS
 
@@ -69,7 +70,7 @@ _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _SOURCE_VIEW = "_phm_publish_source"
 
 
-class PublishError(ValueError):
+class PublishError(Refused, ValueError):
     """A table was refused (bad name, identifying column); nothing was published."""
 
 

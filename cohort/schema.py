@@ -36,6 +36,7 @@ from pydantic import (
 )
 
 from cohort.features import DEFAULT_ALLOWED_FEATURES, FEATURE_COLUMNS, FEATURE_VALUES
+from core.errors import Refused
 
 Setting = Literal["gp_event", "gp_medication", "apc", "ae", "op", "community", "mh", "asc"]
 SETTINGS: tuple[str, ...] = get_args(Setting)
@@ -43,7 +44,7 @@ Op = Literal[">=", "<=", "=", ">", "<", "in"]
 Scalar = StrictBool | StrictInt | StrictFloat | StrictStr
 
 
-class CohortDefinitionError(ValueError):
+class CohortDefinitionError(Refused, ValueError):
     """A cohort definition is invalid; the message names the file (or cohort id) and every problem."""
 
     def __init__(self, source: str, problems: Sequence[str]) -> None:

@@ -7,8 +7,10 @@ outside the identifiable zone.
 
 from __future__ import annotations
 
+from core.errors import Refused
 
-class ExtractFileError(ValueError):
+
+class ExtractFileError(Refused, ValueError):
     """A landing file cannot be read as a whole (encoding, header, truncation, missing file).
 
     Raised instead of quarantining rows because nothing in the file can be trusted: the supplier must
@@ -21,7 +23,7 @@ class ExtractFileError(ValueError):
         super().__init__(f"{file}: {problem}")
 
 
-class ReconciliationError(RuntimeError):
+class ReconciliationError(Refused, RuntimeError):
     """Rows in a file do not add up to rows loaded + quarantined + opted out + excluded.
 
     A bug guard: every data line must be accounted for exactly once before anything is published.

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.errors import Refused
 from pipelines.home import DEFAULT_HOME
 
 
@@ -120,7 +121,7 @@ def bench_data(persons: int, seed: int, months: int) -> Path:
     return data
 
 
-class BenchError(RuntimeError):
+class BenchError(Refused, RuntimeError):
     """A benchmark could not run; the message says why (no patient data is ever involved)."""
 
 

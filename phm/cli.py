@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from core.errors import EXIT_INTERNAL, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, PhmError
 from phm.release_cli import register_commands as register_release_commands
 from pipelines.home import DEFAULT_DATA, DEFAULT_HOME
 
@@ -34,10 +35,6 @@ Months = Annotated[int, typer.Option("--months", min=1, max=120, help="Months of
 EndMonth = Annotated[str, typer.Option("--end-month", help="Last extract month, YYYY-MM.")]
 DataDir = Annotated[Path, typer.Option("--data", help="Folder holding landing/ (and truth/).")]
 HomeDir = Annotated[Path, typer.Option("--home", help="Installation home: warehouse, vault, keys, Dagster.")]
-
-
-class UserError(Exception):
-    """An error caused by input or configuration; shown as one line without a traceback."""
 
 
 @app.command()
@@ -131,34 +128,8 @@ def bench_link(
     run_bench(persons=persons, seed=seed, unlinked=unlinked)
 
 
-def _domain_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions whose message is written for the user (and carries no patient values)."""
-    errors: list[type[BaseException]] = [UserError, FileNotFoundError, NotADirectoryError, PermissionError]
-    try:
-        from connectors import ExtractFileError, ReconciliationError
-
-        errors += [ExtractFileError, ReconciliationError]
-    except ImportError:  # pragma: no cover - connectors always present in an install
-        pass
-    try:
-        from pseudonymisation.keys import KeyUnavailableError, WeakKeyError
-
-        errors += [KeyUnavailableError, WeakKeyError]
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        from phm.runner import PipelineFailed
-
-        errors.append(PipelineFailed)
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        from phm.bench import BenchError
-
-        errors.append(BenchError)
-    except ImportError:  # pragma: no cover
-        pass
-    return tuple(errors)
+# OS errors a user causes (a missing folder, a file they may not read) say what and where: exit 1.
+_USER_OS_ERRORS = (FileNotFoundError, NotADirectoryError, PermissionError, FileExistsError)
 
 
 def _say(message: str) -> None:
@@ -183,34 +154,47 @@ _REPO = Path(__file__).resolve().parents[1]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI, turning usage and domain errors into one line and an exit code."""
+    """Entry point: run the CLI and map every outcome to its exit code, here and nowhere else.
+
+    0 success, 1 refused or failed, 2 usage error, 3 internal error (see `core.errors`). Errors end in
+    one line on stderr, never a traceback (it could quote data) unless PHM_DEBUG=1.
+    """
     command = typer.main.get_command(app)
     debug = os.environ.get("PHM_DEBUG") == "1"  # developers only: show tracebacks
     try:
-        command.main(argv if argv is not None else sys.argv[1:], prog_name="phm", standalone_mode=False)
+        # With standalone_mode=False click *returns* the code of a typer.Exit instead of raising it;
+        # dropping that value once turned every refusal into exit 0, so it is the command's result.
+        returned = command.main(
+            argv if argv is not None else sys.argv[1:], prog_name="phm", standalone_mode=False
+        )
     except typer.TyperException as exc:
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         _say(f"phm: error: {message}")
-        return 2
+        return EXIT_USAGE
     except typer.Abort:
         _say("phm: aborted")
         return 130
     except typer.Exit as exc:
-        return int(exc.exit_code or 0)
-    except _domain_errors() as exc:
+        return int(exc.exit_code or EXIT_OK)
+    except PhmError as exc:
         if debug:
             raise
         _say(f"phm: {exc}")
-        return 1
+        return exc.exit_code
+    except _USER_OS_ERRORS as exc:
+        if debug:
+            raise
+        _say(f"phm: {exc}")
+        return EXIT_REFUSED
     except Exception as exc:  # last resort: no traceback (it could quote data) unless debugging
         if debug:
             raise
         if isinstance(exc, ValueError) and _raised_by_us(exc):
             _say(f"phm: error: {exc}")  # our own ValueErrors name arguments and counts, never data
-            return 2
+            return EXIT_USAGE
         _say(f"phm: internal error ({type(exc).__name__}); rerun with PHM_DEBUG=1 to see the traceback")
-        return 3
-    return 0
+        return EXIT_INTERNAL
+    return returned if isinstance(returned, int) else EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

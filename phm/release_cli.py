@@ -13,13 +13,13 @@ Register, first found: ``--register FILE``; ``HOME/governance_register.yaml``;
 from __future__ import annotations
 
 import os
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from core.errors import Refused, UsageError
 from pipelines.home import DEFAULT_DATA, DEFAULT_HOME, Home
 from pseudonymisation.release.register import EXAMPLE_REGISTER, resolve_register_path
 
@@ -37,11 +37,6 @@ RegisterOpt = Annotated[Path | None, typer.Option("--register", help="Governance
 KeysOpt = Annotated[Path | None, typer.Option("--keys", help="Key folder (default HOME/identifiable/keys).")]
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    sys.stderr.write(message.rstrip() + "\n")
-    return typer.Exit(code)
-
-
 def _provider(home: Home, keys_dir: Path | None) -> KeyProvider:
     from pseudonymisation import KeyProvider
 
@@ -56,7 +51,7 @@ def _register(home: Path, data: Path, explicit: Path | None) -> GovernanceRegist
     try:
         return load_register(resolve_register_path(home, data, explicit))
     except RegisterError as exc:
-        raise _fail(f"phm: governance register refused: {exc}") from None
+        raise Refused(f"governance register refused: {exc}") from None
 
 
 def register_commands(app: typer.Typer) -> None:
@@ -96,10 +91,10 @@ def register_commands(app: typer.Typer) -> None:
                 keys=_provider(h, keys),
             )
         except AuditError as exc:
-            raise _fail(f"phm: release refused, the audit log cannot be written: {exc}") from None
+            raise Refused(f"release refused, the audit log cannot be written: {exc}") from None
         if not outcome.granted:
-            raise _fail(
-                f"phm: release denied ({outcome.reason}): {outcome.message} [audit seq {outcome.audit_seq}]"
+            raise Refused(
+                f"release denied ({outcome.reason}): {outcome.message} [audit seq {outcome.audit_seq}]"
             )
         removed = ", ".join(f"{k} {v}" for k, v in outcome.removed_by_route.items()) or "none"
         typer.echo(
@@ -122,13 +117,13 @@ def register_commands(app: typer.Typer) -> None:
         try:
             anchors = [Head.parse(a) for a in anchor or []]
         except ValueError as exc:
-            raise _fail(f"phm: {exc}", 2) from None
+            raise UsageError(str(exc)) from None
         try:
             result = verify(path, anchors)
         except AuditError as exc:
-            raise _fail(f"phm: audit log FAILED: {exc}") from None
+            raise Refused(f"audit log FAILED: {exc}") from None
         if not result.ok:
-            raise _fail(f"phm: audit log FAILED at entry {result.first_bad_seq}: {result.problem}")
+            raise Refused(f"audit log FAILED at entry {result.first_bad_seq}: {result.problem}")
         typer.echo(f"audit log OK: {result.entries} entries ({path})")
 
     @keys_app.command("rotate")
@@ -138,14 +133,12 @@ def register_commands(app: typer.Typer) -> None:
         from pseudonymisation.rotate import RotationError, rotate_keys
 
         if "PHM_TOKEN_KEY" in os.environ or "PHM_VAULT_KEY" in os.environ:
-            raise _fail(
-                "phm: keys from the environment are rotated in the secret store (docs/runbook_keys.md)"
-            )
+            raise Refused("keys from the environment are rotated in the secret store (docs/runbook_keys.md)")
         h = Home(home.resolve())
         try:
             result = rotate_keys(h, keys or h.keys)
         except (RotationError, KeyUnavailableError) as exc:
-            raise _fail(f"phm: key rotation refused: {exc}") from None
+            raise Refused(f"key rotation refused: {exc}") from None
         typer.echo(
             f"rotated keys v{result.old_version} -> v{result.new_version}"
             f"{' (resumed)' if result.resumed else ''}: {result.tokens} tokens, {result.pseudo_ids} pseudo-IDs, "
@@ -181,7 +174,7 @@ def register_commands(app: typer.Typer) -> None:
                 out=out,
             )
         except (ExtractError, ExtractFileError, KeyProviderError, FileExistsError) as exc:
-            raise _fail(f"phm: extract refused: {exc}") from None
+            raise Refused(f"extract refused: {exc}") from None
         typer.echo(
             f"wrote {outcome.rows} rows to {outcome.path} and aggregates to {outcome.aggregates_path} "
             f"({outcome.removed_opt_out} removed by opt-outs)"

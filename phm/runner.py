@@ -14,6 +14,7 @@ from dagster_shared.error import SerializableErrorInfo
 from rich.console import Console
 from rich.table import Table
 
+from core.errors import Refused
 from linkage.warehouse import open_read_only
 from pipelines import steps
 from pipelines.home import DEFAULT_DATA, Home
@@ -23,7 +24,7 @@ from pipelines.sensors import RANGE_END, RANGE_START
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
-class PipelineFailed(Exception):
+class PipelineFailed(Refused):
     """The run failed; the message lists the failing steps (file and problem, no patient values)."""
 
 

@@ -36,6 +36,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal, Protocol
 
+from core.errors import Refused
+
 from .private_files import private_dir, write_private
 
 __all__ = [
@@ -61,7 +63,7 @@ _MIN_DISTINCT_BYTES = 16
 _MAX_FILE_BYTES = 1024
 
 
-class KeyProviderError(KeyError):
+class KeyProviderError(Refused, KeyError):
     """Base class for key problems. A ``KeyError`` so callers can treat 'no usable key' uniformly."""
 
     def __str__(self) -> str:

@@ -37,6 +37,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from core.errors import Refused
 from pipelines.home import Home
 
 from .keys import KEY_BYTES, KeyProvider, KeyUnavailableError
@@ -53,7 +54,7 @@ _PSEUDO_NAMESPACE = "rotation"
 _STAGE = "_phm_rotation_map"
 
 
-class RotationError(Exception):
+class RotationError(Refused):
     """Rotation was refused or could not complete. Messages name files and counts, never values."""
 
 

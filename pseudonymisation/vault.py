@@ -25,6 +25,8 @@ import polars as pl
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from core.errors import Refused
+
 from .keys import Key, KeyUnavailableError
 from .tokens import TOKEN_PATTERN
 
@@ -44,7 +46,7 @@ CREATE TABLE IF NOT EXISTS vault (
 _STAGE = "_phm_vault_stage"  # name of the frame registered for one bulk statement, then unregistered
 
 
-class VaultError(Exception):
+class VaultError(Refused):
     """A vault operation was refused. Messages may name tokens, never NHS numbers."""
 
 

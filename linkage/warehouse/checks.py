@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import duckdb
 
+from core.errors import Refused
 from linkage.warehouse.schema import ACTIVITY_KEYS, FORBIDDEN_COLUMNS, FORBIDDEN_SUBSTRINGS
 
 
-class WarehouseCheckError(RuntimeError):
+class WarehouseCheckError(Refused, RuntimeError):
     """The built warehouse failed a sanity check; it was not published."""
 
 

@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from core.errors import Refused, UsageError
+
 __all__ = [
     "GENESIS_HASH",
     "AuditEntry",
@@ -64,11 +66,11 @@ _MAX_TEXT = 500
 _TAIL_CHUNK = 4096
 
 
-class AuditError(Exception):
+class AuditError(Refused):
     """The audit log cannot be used safely (damaged, wrong permissions, missing). Never holds values."""
 
 
-class AuditValueError(ValueError):
+class AuditValueError(UsageError, ValueError):
     """An entry was refused before writing (bad field, or a value that looks like an NHS number)."""
 
 

@@ -32,6 +32,7 @@ import polars as pl
 
 from cohort.disclosure import protect_table
 from connectors.optouts import load_opt_outs
+from core.errors import Refused
 from pipelines.home import Home
 
 from ..keys import KeyProvider
@@ -54,7 +55,7 @@ EXTRACT_COLUMNS: Final[tuple[tuple[str, str, str], ...]] = (
 _AGE_BAND_YEARS: Final = 10
 
 
-class ExtractError(Exception):
+class ExtractError(Refused):
     """The extract was refused (bad domain or cohort, no warehouse, cohort missing)."""
 
 

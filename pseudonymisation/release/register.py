@@ -33,6 +33,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from core.errors import Refused
+
 __all__ = [
     "EXAMPLE_REGISTER",
     "LEGAL_BASES",
@@ -86,7 +88,7 @@ _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
 
-class RegisterError(Exception):
+class RegisterError(Refused):
     """The register could not be read or is malformed. ``str()`` is ``file:line: reason``."""
 
     def __init__(
@@ -103,7 +105,7 @@ class RegisterError(Exception):
         )
 
 
-class UnknownPurposeError(LookupError):
+class UnknownPurposeError(Refused, LookupError):
     """No purpose with this id in the register."""
 
 

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-
-def phm(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "phm.cli", *args], capture_output=True, text=True, timeout=120
-    )
+from tests.fixtures.cli import phm
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from pseudonymisation.release.extract import ExtractError, domain_tokens, extract
-from tests.unit.release_flow_fixtures import COHORT, NOW, TinyHome, make_home, nhs_number, write_landing
+from tests.fixtures.release_home import COHORT, NOW, TinyHome, make_home, nhs_number, write_landing
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from pseudonymisation import KeyProvider
 from pseudonymisation.release import sha256_file, verify
 from pseudonymisation.release.release import audit_log_path, outbox_dir, release
-from tests.unit.release_flow_fixtures import NOW, TinyHome, make_home, nhs_number, write_landing
+from tests.fixtures.release_home import NOW, TinyHome, make_home, nhs_number, write_landing
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 
 from pseudonymisation.release.release import release
 from pseudonymisation.release.transparency import build_report, write_report
-from tests.unit.release_flow_fixtures import NOW, TinyHome, make_home
+from tests.fixtures.release_home import NOW, TinyHome, make_home
 
 
 @pytest.fixture

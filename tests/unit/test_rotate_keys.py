@@ -14,7 +14,7 @@ import pytest
 from pseudonymisation import KeyProvider, Tokeniser, Vault
 from pseudonymisation.release.release import release, rotation_journal_path
 from pseudonymisation.rotate import RotationError, rotate_keys
-from tests.unit.release_flow_fixtures import NOW, TinyHome, make_home
+from tests.fixtures.release_home import NOW, TinyHome, make_home
 
 
 @pytest.fixture
