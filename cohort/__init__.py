@@ -5,5 +5,5 @@
 - `cohort.schema`: the cohort YAML schema (pydantic), `parse_definition`, `load_cohorts`.
 - `cohort.definitions`: `compile` to bound DuckDB SQL (`SettingTable`), re-exporting the schema names.
   Example definitions ship in `cohort/definitions/*.yaml`.
-- `cohort.disclosure`: `round_and_suppress` and `protect_table` for anything published as counts.
+- disclosure control for anything published as counts lives in `core.disclosure` (every stage uses it).
 """

@@ -2,7 +2,7 @@
 how well it does overall, against baselines and by subgroup, and what it must not be used for.
 
 Counts in the card (people, events) go through primary suppression and rounding
-(`cohort.disclosure.round_and_suppress`): the card is an aggregate that may travel beyond the analysts.
+(`core.disclosure.round_and_suppress`): the card is an aggregate that may travel beyond the analysts.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from cohort.disclosure import round_and_suppress
 from cohort.model import OUTCOME, RiskModel, RunResult
 from cohort.segments import segment_counts
 from cohort.tiers import pyramid
+from core.disclosure import round_and_suppress
 
 _METRICS = ("auroc", "average_precision", "brier", "calibration_intercept", "calibration_slope")
 

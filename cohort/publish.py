@@ -3,7 +3,7 @@
 The warehouse build (`linkage.warehouse`) rebuilds the file from scratch on every load; the cohort step
 then adds its own tables (features, risk scores, cohort membership, disclosure-controlled aggregates)
 with `publish_tables`: the tables are (re)created in a copy of the published file, which is swapped
-in over it (`linkage.warehouse.publish.swap_in`). A reader never sees half a publish; a failed publish
+in over it (`core.publish.swap_in`). A reader never sees half a publish; a failed publish
 leaves the published file untouched.
 
 Tokens only: a table with a column that names an identifier (`linkage.warehouse.schema`) is refused
@@ -23,7 +23,7 @@ import polars as pl
 
 from cohort.features import FEATURE_COLUMNS
 from core.errors import Refused
-from linkage.warehouse.publish import swap_in
+from core.publish import swap_in
 from linkage.warehouse.schema import FORBIDDEN_COLUMNS, FORBIDDEN_SUBSTRINGS
 
 __all__ = [
@@ -50,7 +50,7 @@ COHORT_MEMBER_COLUMNS: Final[dict[str, str]] = {
     "reason": "VARCHAR",
     "built_at": "TIMESTAMP",
 }
-#: `agg_people_by_<dimension>`: the dimension column (VARCHAR) first, then these (cohort.disclosure).
+#: `agg_people_by_<dimension>`: the dimension column (VARCHAR) first, then these (core.disclosure).
 AGGREGATE_COLUMNS: Final[dict[str, str]] = {
     "n": "BIGINT",
     "suppression": "VARCHAR",
@@ -98,7 +98,7 @@ def cohort_tables(
     `features`: the scored features table (`cohort.features.FEATURE_COLUMNS`); `scores`: person_token,
     risk_score, risk_rank, risk_tier (segment taken from `features`); `cohorts`: cohort id -> frame of
     person_token, reason; `aggregates`: dimension -> disclosure-controlled count table
-    (`cohort.disclosure.protect_table`). `built_at` (naive UTC, or aware and converted) stamps every
+    (`core.disclosure.protect_table`). `built_at` (naive UTC, or aware and converted) stamps every
     cohort_member row.
     """
     stamp = built_at.astimezone(UTC).replace(tzinfo=None) if built_at.tzinfo else built_at

@@ -7,7 +7,7 @@ Two halves, kept apart on purpose:
   ethnic group and IMD quintile. Of the records that arrived without a valid NHS number (`link_method`
   other than `nhs_number`), how many were traced exactly, probabilistically, or left unmatched — by
   source, ethnic group and IMD quintile, because linkage error that differs between groups is a known
-  source of bias. `linkage_rates` publishes them through `cohort.disclosure.round_and_suppress`.
+  source of bias. `linkage_rates` publishes them through `core.disclosure.round_and_suppress`.
 * `linkage_accuracy` reads the synthetic truth (tests and benchmarks only, never the pipeline): the
   precision, recall and F1 of the person tokens given to records that arrived without a valid NHS number.
 """
@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import duckdb
 import polars as pl
 
-from cohort.disclosure import round_and_suppress
+from core.disclosure import round_and_suppress
 
 #: Counts per group (unrounded in `linkage_counts`, published in `linkage_rates`).
 COUNT_COLUMNS: tuple[str, ...] = (
@@ -196,7 +196,7 @@ def linkage_accuracy(
 
     The records are those that arrived without a valid NHS number (truth `nhs_missing` or
     `nhs_bad_check_digit`) and were loaded (matched on file and line to the pseudonymised staged
-    records of `home`, a `pipelines.home.Home` or its root). A record is linked when its token is a
+    records of `home`, a `core.layout.Home` or its root). A record is linked when its token is a
     `P` token; correct when it equals the tokenised true NHS number (`tokeniser`: the warehouse-domain
     `pseudonymisation.Tokeniser`). precision = correct / linked; recall = correct / records whose
     person is in the GP demographic master (the ones tracing could find; every record when the master

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import Refused
-from pipelines.home import DEFAULT_HOME
+from core.layout import DEFAULT_HOME
 
 
 def peak_rss_mb() -> float:
@@ -130,8 +130,8 @@ def run_stages(
 ) -> dict[str, Any]:
     """Landing -> warehouse with `pipelines.steps` (what the Dagster assets call), stage by stage."""
     from connectors.spec import EXTRACTS
+    from core.layout import Home
     from pipelines import steps
-    from pipelines.home import Home
     from pseudonymisation import KeyProvider
 
     home = Home(home_root).prepare()
@@ -210,7 +210,7 @@ def bench_home(persons: int, seed: int, months: int) -> Path:
 def bench_model(*, persons: int, seed: int, months: int) -> None:
     """Risk model vs the generator's oracle (features + training + scoring timed; the load is not)."""
     from cohort.model import benchmark, truth_frame
-    from pipelines.home import Home
+    from core.layout import Home
     from pseudonymisation import KeyProvider, Tokeniser
 
     requested, persons = persons, fit_persons(persons, months)

@@ -16,8 +16,8 @@ import typer
 from rich.console import Console
 
 from core.errors import EXIT_INTERNAL, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, PhmError
+from core.layout import DEFAULT_DATA, DEFAULT_HOME
 from phm.release_cli import register_commands as register_release_commands
-from pipelines.home import DEFAULT_DATA, DEFAULT_HOME
 
 app = typer.Typer(
     add_completion=False,
@@ -65,7 +65,7 @@ def run(
     ] = 20_000,
 ) -> None:
     """Run the whole pipeline headless in Dagster: landing -> opt-outs -> tracing -> vault -> warehouse."""
-    from phm.runner import run_pipeline
+    from pipelines.runner import run_pipeline
 
     run_pipeline(data=data, home=home, demo_persons=persons, console=Console(highlight=False))
 
@@ -73,7 +73,7 @@ def run(
 @app.command()
 def ui(data: DataDir = DEFAULT_DATA, home: HomeDir = DEFAULT_HOME) -> None:
     """Start the Dagster UI (dagster dev) on this installation."""
-    from pipelines.home import Home
+    from core.layout import Home
 
     h = Home(home.resolve()).prepare()
     env = {

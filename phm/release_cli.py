@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from core.errors import Refused, UsageError
-from pipelines.home import DEFAULT_DATA, DEFAULT_HOME, Home
+from core.layout import DEFAULT_DATA, DEFAULT_HOME, Home
 from pseudonymisation.release.register import EXAMPLE_REGISTER, resolve_register_path
 
 if TYPE_CHECKING:

@@ -16,15 +16,15 @@ import polars as pl
 
 from cohort import model as risk
 from cohort.definitions import EventFilter, SettingTable, compile, load_cohorts
-from cohort.disclosure import protect_table
 from cohort.features import DEFAULT_ALLOWED_FEATURES
 from cohort.features_sql import attach_scores, compute_features
 from cohort.model_card import write_model_card
 from cohort.publish import cohort_tables, publish_tables
 from cohort.segments import assign_segments, segment_counts
 from cohort.tiers import pyramid
+from core.disclosure import protect_table
+from core.layout import Home
 from linkage.warehouse import open_read_only
-from pipelines.home import Home
 from pipelines.resources import PhmPaths
 from pseudonymisation.release.register import EXAMPLE_REGISTER, load_register
 

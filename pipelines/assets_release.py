@@ -17,7 +17,7 @@ from typing import Any
 
 import dagster as dg
 
-from pipelines.home import Home
+from core.layout import Home
 from pipelines.resources import PhmKeys, PhmPaths
 from pseudonymisation import KeyProvider
 from pseudonymisation.release.audit import AuditError

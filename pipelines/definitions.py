@@ -9,12 +9,12 @@ import os
 
 import dagster as dg
 
+from core.layout import DEFAULT_DATA, DEFAULT_HOME
 from pipelines.assets_cohort import cohort_assets
 from pipelines.assets_ingest import ingest_assets, opt_out_register
 from pipelines.assets_link import gp_master, pseudonymised_assets, token_map, traced, warehouse
 from pipelines.assets_quality import quality_assets, quality_checks
 from pipelines.assets_release import release_assets, release_jobs
-from pipelines.home import DEFAULT_DATA, DEFAULT_HOME
 from pipelines.partitions import extract_months
 from pipelines.resources import PhmKeys, PhmPaths
 from pipelines.sensors import landing_sensor

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.home import Home
+from core.layout import Home
 from pseudonymisation import KeyProvider
 
 

@@ -34,9 +34,9 @@ import linkage
 import quality
 from connectors.ingest import file_month
 from connectors.spec import EXTRACTS, GP_SOURCES, extract_filename
+from core.layout import Home
 from linkage import review
 from linkage.warehouse import WarehouseStats, build_warehouse
-from pipelines.home import Home
 from pseudonymisation import KeyProvider, Tokeniser, Vault, deidentify
 
 

@@ -37,8 +37,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from core.errors import Refused
-
-from .private_files import private_dir, write_private
+from core.files import private_dir, write_private
 
 __all__ = [
     "KEY_BYTES",

@@ -38,10 +38,10 @@ import duckdb
 import polars as pl
 
 from core.errors import Refused
-from pipelines.home import Home
+from core.files import private_dir, write_private
+from core.layout import Home
 
 from .keys import KEY_BYTES, KeyProvider, KeyUnavailableError
-from .private_files import private_dir, write_private
 from .release.release import rotation_journal_path
 from .tokens import Tokeniser
 from .vault import Vault, VaultError

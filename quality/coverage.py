@@ -10,7 +10,7 @@ Four routes out of the data, each broken down where the warehouse knows enough t
 * `not_traced` — people left with a persistent pseudo-ID (`person.link_method = 'unmatched'`): by place,
   IMD quintile and ethnic group; and activity rows per table carrying a `U` token.
 
-Every breakdown goes through `cohort.disclosure.protect_table` (1-7 suppressed, others rounded to 5,
+Every breakdown goes through `core.disclosure.protect_table` (1-7 suppressed, others rounded to 5,
 totals from unrounded counts, secondary suppression), so the frame is safe to show in the report.
 """
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from cohort.disclosure import protect_table
+from core.disclosure import protect_table
 from linkage.warehouse.schema import ACTIVITY_KEYS
 
 COVERAGE_COLUMNS = ("measure", "dimension", "value", "n", "n_display", "suppression", "total")

@@ -3,7 +3,7 @@
 The warehouse is a pure function of the staged pseudonymised parquet, the ops parquet and the reference
 files: every build starts from an empty file, so re-running a month (which overwrites its staged
 parquet) replaces that month's rows and can never duplicate them. The file is built and checked
-beside the published one and swapped in (`linkage.warehouse.publish.swap_in`): readers that already
+beside the published one and swapped in (`core.publish.swap_in`): readers that already
 hold the old file keep reading it, new readers get the new one, and a failed build leaves the
 published file untouched.
 """
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import duckdb
 
+from core.publish import swap_in
 from linkage.warehouse.checks import WarehouseCheckError, run_checks
-from linkage.warehouse.publish import swap_in
 from linkage.warehouse.reference import load_reference
 from linkage.warehouse.schema import (
     DQ_RESULTS_COLUMNS,

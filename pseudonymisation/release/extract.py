@@ -16,7 +16,7 @@ tokenised with the warehouse key (again, no vault key needed).
 Output (files 0600 in a 0700 folder), default ``HOME/extracts/<domain>/<domain>_<cohort>_<stamp>.csv``:
 one row per person (domain token and the generalised columns in ``EXTRACT_COLUMNS``), plus
 ``...aggregates.csv``: people by age band and risk tier under disclosure control
-(``cohort.disclosure.protect_table``: 1-7 suppressed, rounded to 5, secondary suppression).
+(``core.disclosure.protect_table``: 1-7 suppressed, rounded to 5, secondary suppression).
 """
 
 from __future__ import annotations
@@ -30,13 +30,13 @@ from typing import Final
 import duckdb
 import polars as pl
 
-from cohort.disclosure import protect_table
 from connectors.optouts import load_opt_outs
+from core.disclosure import protect_table
 from core.errors import Refused
-from pipelines.home import Home
+from core.files import private_dir, write_private
+from core.layout import Home
 
 from ..keys import KeyProvider
-from ..private_files import private_dir, write_private
 from ..tokens import _DOMAIN_RE, Tokeniser, _derive, _map_distinct  # one keyed-hash scheme
 from .release import COHORT_TABLE, PERSON_TABLE, RISK_TABLE, open_warehouse
 

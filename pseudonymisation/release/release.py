@@ -43,10 +43,10 @@ import polars as pl
 
 from connectors.errors import ExtractFileError
 from connectors.optouts import OptOuts, load_opt_outs
-from pipelines.home import Home
+from core.files import private_dir, write_private
+from core.layout import Home
 
 from ..keys import KeyProvider, KeyProviderError
-from ..private_files import private_dir, write_private
 from ..vault import Vault, VaultError, VaultTamperError
 from .audit import AuditLog, sha256_file
 from .register import GovernanceRegister, Purpose, UnknownPurposeError

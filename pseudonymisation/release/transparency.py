@@ -9,7 +9,7 @@ Written for a member of the public, generated on each run into ``HOME/reports/``
 * the warehouse ``opt_out_summary`` table: records removed by each opt-out route.
 
 No NHS number, name, token or practice-level patient count appears. Every count of people or records
-goes through ``cohort.disclosure.round_and_suppress`` (1-7 shown as ``*``, others rounded to 5); the
+goes through ``core.disclosure.round_and_suppress`` (1-7 shown as ``*``, others rounded to 5); the
 number of lists released is a count of events, not of people, and is shown as it is.
 """
 
@@ -24,8 +24,8 @@ from typing import Final
 
 import polars as pl
 
-from cohort.disclosure import round_and_suppress
-from pipelines.home import Home
+from core.disclosure import round_and_suppress
+from core.layout import Home
 
 from .audit import AuditError, verify
 from .register import GovernanceRegister

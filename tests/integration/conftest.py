@@ -7,8 +7,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from phm.runner import load
-from pipelines.home import Home
+from core.layout import Home
+from pipelines.runner import load
 
 
 @pytest.fixture(scope="session")

@@ -16,10 +16,10 @@ import polars as pl
 import pytest
 
 from connectors.spec import EXTRACTS, PATTERNS
+from core.layout import Home
 from linkage.warehouse import open_read_only
-from phm.runner import PipelineFailed, load
 from pipelines import steps
-from pipelines.home import Home
+from pipelines.runner import PipelineFailed, load
 from pseudonymisation import KeyProvider, Tokeniser
 
 _NOW = datetime(2026, 11, 1, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""Issue 4 §4: a blocking data quality failure stops downstream assets, and `phm run` (phm.runner.load)
+"""Issue 4 §4: a blocking data quality failure stops downstream assets, and `phm run` (pipelines.runner.load)
 says which check failed and by how much. Runs on its own tiny ICS with one feed corrupted."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from phm.runner import PipelineFailed, load
-from pipelines.home import Home
+from core.layout import Home
+from pipelines.runner import PipelineFailed, load
 
 
 @pytest.fixture(scope="module")

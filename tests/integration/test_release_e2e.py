@@ -13,13 +13,13 @@ import pytest
 from dagster._serdes import serialize_value
 
 from cohort.publish import publish_tables
+from core.layout import Home
 from linkage.warehouse import open_read_only
 from phm.cli import main
-from phm.runner import load
 from pipelines.assets_cohort import cohorts, published
 from pipelines.definitions import build_definitions
-from pipelines.home import Home
 from pipelines.resources import PhmPaths
+from pipelines.runner import load
 from pseudonymisation import KeyProvider, Tokeniser
 from pseudonymisation.release.register import EXAMPLE_REGISTER, load_register
 from pseudonymisation.release.release import outbox_dir

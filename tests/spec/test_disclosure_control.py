@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from cohort.disclosure import SUPPRESSED, protect_table, round_and_suppress
+from core.disclosure import SUPPRESSED, protect_table, round_and_suppress
 
 # count  published  shown
 PRIMARY = [

@@ -188,7 +188,7 @@ def test_writers_take_turns_on_the_warehouse(tmp_path: Path) -> None:
     import threading
     import time
 
-    from linkage.warehouse.publish import swap_in
+    from core.publish import swap_in
 
     path = tmp_path / "warehouse.duckdb"
     with swap_in(path) as con:

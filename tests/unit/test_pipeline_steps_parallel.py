@@ -9,8 +9,8 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from connectors.spec import EXTRACTS
+from core.layout import Home
 from pipelines import steps
-from pipelines.home import Home
 from pseudonymisation import KeyProvider
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pseudonymisation.private_files import private_dir, write_private
+from core.files import private_dir, write_private
 
 
 def mode(path: Path) -> int:

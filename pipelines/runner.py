@@ -15,9 +15,9 @@ from rich.console import Console
 from rich.table import Table
 
 from core.errors import Refused
+from core.layout import DEFAULT_DATA, Home
 from linkage.warehouse import open_read_only
 from pipelines import steps
-from pipelines.home import DEFAULT_DATA, Home
 from pipelines.partitions import EXTRACT_MONTHS
 from pipelines.sensors import RANGE_END, RANGE_START
 
