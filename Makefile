@@ -24,7 +24,7 @@ lint:
 	$(BIN)/ruff format --check .
 
 typecheck:
-	$(BIN)/mypy core pipelines connectors pseudonymisation quality cohort linkage synthetic phm
+	$(BIN)/mypy core pipelines connectors pseudonymisation quality cohort linkage synthetic bench phm
 
 pytest:
 	$(BIN)/pytest -q
