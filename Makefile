@@ -24,7 +24,7 @@ lint:
 	$(BIN)/ruff format --check .
 
 typecheck:
-	$(BIN)/mypy core pipelines connectors pseudonymisation quality cohort linkage synthetic phm scripts
+	$(BIN)/mypy core pipelines connectors pseudonymisation quality cohort linkage synthetic phm bench scripts
 
 pytest:
 	$(BIN)/pytest -q

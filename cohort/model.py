@@ -1,4 +1,4 @@
-"""Risk of an emergency admission in the next 12 months: train, validate, score, version and benchmark.
+"""Risk of an emergency admission in the next 12 months: train, validate, score and version.
 
 Temporal design (docs/risk_model.md): to score everyone as at date t, the model is trained on features
 as at t - 12 months with the outcome "an emergency admission (apc_spell.is_emergency) in
@@ -11,14 +11,14 @@ The default model is a logistic regression with spline terms for age and the act
 On synthetic ICSs of 50k-200k people both calibrate well (slope 0.99-1.00) and the logistic model
 discriminates as well or slightly better, trains about three times faster and is easier to explain,
 so it is the default (docs/risk_model.md has the figures). Ethnic group is not a model input
-(metrics are still reported by it). Nothing here logs or prints row values.
+(metrics are still reported by it). Nothing here logs or prints row values. The benchmark against the
+generator's oracle is `bench.model`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -462,95 +462,3 @@ def load_model(folder: Path) -> RiskModel:
     if not isinstance(model, RiskModel):
         raise TypeError(f"{folder} does not hold a RiskModel")
     return model
-
-
-# -------------------------------------------------------------------------------------- benchmark
-
-
-def truth_frame(truth_dir: Path, tokenise: Callable[[pl.Series], pl.Series]) -> pl.DataFrame:
-    """(person_token, p_true, outcome) from the generator's truth/persons.parquet, tokenised by the caller.
-
-    `tokenise` maps NHS numbers to warehouse tokens (e.g. `Tokeniser(keys.token_key()).tokenise`).
-    """
-    persons = pl.read_parquet(
-        truth_dir / "persons.parquet", columns=["nhs_number", "p_emerg_12m", "outcome_emerg_12m"]
-    )
-    return pl.DataFrame(
-        {
-            "person_token": tokenise(persons["nhs_number"]),
-            "p_true": persons["p_emerg_12m"],
-            "outcome": persons["outcome_emerg_12m"],
-        }
-    )
-
-
-def benchmark(
-    warehouse_path: Path,
-    truth: pl.DataFrame,
-    *,
-    score_date: date | None = None,
-    kind: Kind = "logistic",
-    seed: int = 0,
-) -> dict[str, Any]:
-    """Model AUROC against the generator's oracle, on held-out people, plus timings.
-
-    `truth` has person_token, p_true (the generator's probability for the final 12 months) and outcome
-    (realised, 0/1); people with a null p_true (not eligible) are ignored. The model is trained as at
-    t - 12 months with t = `score_date` (default: the warehouse's last month end), so its outcome
-    window is the oracle's window. `auroc` and `oracle_auroc` are measured against the realised truth
-    outcome on the same held-out people; `seconds` is features + training + scoring.
-    """
-    con = duckdb.connect(str(warehouse_path), read_only=True)
-    try:
-        con.execute("SET python_enable_replacements=false")
-        t = score_date or latest_date(con)
-        window = TrainingWindow(months_before(t, OUTCOME_MONTHS), t, t)
-        start = time.perf_counter()
-        frame = training_frame(con, window.features_as_of)
-        current = compute_features(con, t)
-        t_features = time.perf_counter() - start
-        start = time.perf_counter()
-        model, evaluation, held_out = train(frame, window, kind=kind, seed=seed)
-        t_train = time.perf_counter() - start
-        start = time.perf_counter()
-        scores = score(model, current)
-        t_score = time.perf_counter() - start
-    finally:
-        con.close()
-    truth = truth.filter(pl.col("p_true").is_not_null() & pl.col("outcome").is_not_null())
-    joined = held_out.join(truth, on="person_token", how="inner")
-    y = joined["outcome"].cast(pl.Float64).to_numpy()
-    model_m = metrics(y, joined["p"].to_numpy())
-    oracle_m = metrics(y, joined["p_true"].to_numpy())
-    auroc, oracle = model_m["auroc"], oracle_m["auroc"]
-    return {
-        "stage": "model",
-        "auroc": _round(auroc),
-        "oracle_auroc": _round(oracle),
-        "auroc_ratio": _round(auroc / oracle) if auroc and oracle else None,
-        "calibration_slope": _round(model_m["calibration_slope"]),
-        "calibration_intercept": _round(model_m["calibration_intercept"]),
-        "average_precision": _round(model_m["average_precision"]),
-        "brier": _round(model_m["brier"]),
-        "oracle_calibration_slope": _round(oracle_m["calibration_slope"]),
-        "warehouse_outcome_auroc": _round(evaluation.overall["auroc"]),
-        "warehouse_outcome_calibration_slope": _round(evaluation.overall["calibration_slope"]),
-        "evaluated": joined.height,
-        "evaluated_events": model_m["events"],
-        "trained": evaluation.n_train,
-        "scored": scores.height,
-        "persons_in_truth": truth.height,
-        "features_as_of": window.features_as_of.isoformat(),
-        "score_date": t.isoformat(),
-        "model_version": model.version,
-        "seconds": round(t_features + t_train + t_score, 2),
-        "seconds_per_stage": {
-            "features": round(t_features, 2),
-            "train": round(t_train, 2),
-            "score": round(t_score, 2),
-        },  # fmt: skip
-    }
-
-
-def _round(value: float | None, digits: int = 4) -> float | None:
-    return None if value is None else round(float(value), digits)

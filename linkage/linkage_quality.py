@@ -1,6 +1,4 @@
-"""Linkage quality, visible (issue 7 §3): match rates from the pseudonymised zone, accuracy against truth.
-
-Two halves, kept apart on purpose:
+"""Linkage quality, visible (issue 7 §3): match rates from the pseudonymised zone.
 
 * `linkage_counts` / `linkage_rates` read only pseudonymised data: the staged records' `link_method`
   (every activity row keeps how it was linked) joined on `person_token` to the warehouse `person` for
@@ -8,15 +6,16 @@ Two halves, kept apart on purpose:
   other than `nhs_number`), how many were traced exactly, probabilistically, or left unmatched — by
   source, ethnic group and IMD quintile, because linkage error that differs between groups is a known
   source of bias. `linkage_rates` publishes them through `core.disclosure.round_and_suppress`.
-* `linkage_accuracy` reads the synthetic truth (tests and benchmarks only, never the pipeline): the
-  precision, recall and F1 of the person tokens given to records that arrived without a valid NHS number.
+
+Accuracy against the synthetic truth (precision, recall and F1 of the tokens given to those records) is
+`bench.truth.linkage_accuracy`: only benchmarks and tests read the truth, never the pipeline.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -166,86 +165,3 @@ def rates_markdown(rates: pl.DataFrame) -> str:
             f"{fmt(r['exact_pct'])} | {fmt(r['probabilistic_pct'])} | {fmt(r['unmatched_pct'])} |"
         )
     return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------------- against truth
-class _Tokeniser(Protocol):
-    def tokenise(self, values: pl.Series) -> pl.Series: ...
-
-
-def _staged_dir(home: Any) -> Path:
-    if hasattr(home, "pseudo_staged_dir"):
-        return Path(home.pseudo_staged_dir)
-    return Path(home) / "pseudonymised" / "staged"
-
-
-def _gp_master(home: Any) -> Path:
-    if hasattr(home, "gp_master"):
-        return Path(home.gp_master)
-    return Path(home) / "identifiable" / "gp_master.parquet"
-
-
-def linkage_accuracy(
-    truth_dir: Path,
-    home: Any,
-    tokeniser: _Tokeniser,
-    *,
-    sources: Iterable[str] | None = None,
-) -> dict[str, Any]:
-    """Precision, recall and F1 of tracing on a loaded synthetic ICS (tests and benchmarks only).
-
-    The records are those that arrived without a valid NHS number (truth `nhs_missing` or
-    `nhs_bad_check_digit`) and were loaded (matched on file and line to the pseudonymised staged
-    records of `home`, a `core.layout.Home` or its root). A record is linked when its token is a
-    `P` token; correct when it equals the tokenised true NHS number (`tokeniser`: the warehouse-domain
-    `pseudonymisation.Tokeniser`). precision = correct / linked; recall = correct / records whose
-    person is in the GP demographic master (the ones tracing could find; every record when the master
-    is not there); `recall_all` = correct / every record. `truth_dir` is `DATA/truth`.
-    """
-    wanted = set(sources) if sources is not None else None
-    truth = pl.read_parquet(truth_dir / "records.parquet").with_columns(
-        pl.col("file").cast(pl.String), pl.col("source").cast(pl.String)
-    )
-    truth = truth.filter(pl.col("nhs_missing") | pl.col("nhs_bad_check_digit"))
-    if wanted is not None:
-        truth = truth.filter(pl.col("source").is_in(sorted(wanted)))
-    staged = _staged_dir(home)
-    files = [p for p in sorted(staged.glob("*/*.parquet")) if wanted is None or p.parent.name in wanted]
-    frames = [
-        pl.read_parquet(p, columns=["source_file", "source_line", "person_token"]).select(
-            pl.col("source_file").alias("file"), pl.col("source_line").cast(pl.Int64).alias("line"),
-            "person_token",
-        )
-        for p in files
-    ]  # fmt: skip
-    if not frames:
-        got = truth.head(0).with_columns(pl.lit(None, pl.String).alias("person_token"))
-    else:
-        got = truth.with_columns(pl.col("line").cast(pl.Int64)).join(
-            pl.concat(frames), on=["file", "line"], how="inner"
-        )
-    expected = tokeniser.tokenise(got.get_column("nhs_number").cast(pl.String))
-    got = got.with_columns(expected.alias("expected"))
-    master = _gp_master(home)
-    if master.exists():
-        in_master = set(pl.read_parquet(master, columns=["nhs_number"])["nhs_number"].to_list())
-        got = got.with_columns(pl.col("nhs_number").is_in(sorted(in_master)).alias("in_master"))
-    else:
-        got = got.with_columns(pl.lit(True).alias("in_master"))
-    linked = got.get_column("person_token").str.starts_with("P").fill_null(False)
-    correct = linked & (got.get_column("person_token") == got.get_column("expected")).fill_null(False)
-    n_records, n_linked, n_correct = got.height, int(linked.sum()), int(correct.sum())
-    n_master = int(got.get_column("in_master").sum())
-    precision = n_correct / n_linked if n_linked else 1.0
-    recall = n_correct / n_master if n_master else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {
-        "precision": round(precision, 4),
-        "recall": round(recall, 4),
-        "f1": round(f1, 4),
-        "recall_all": round(n_correct / n_records, 4) if n_records else 1.0,
-        "records": n_records,
-        "linked": n_linked,
-        "correct": n_correct,
-        "in_master": n_master,
-    }

@@ -90,7 +90,7 @@ def ui(data: DataDir = DEFAULT_DATA, home: HomeDir = DEFAULT_HOME) -> None:
 @bench_app.command("generate")
 def bench_generate(persons: Persons = 880_000, seed: Seed = 42, months: Months = 24) -> None:
     """Time the synthetic generator."""
-    from phm.bench import bench_generate as run_bench
+    from bench.generate import bench_generate as run_bench
 
     run_bench(persons=persons, seed=seed, months=months)
 
@@ -98,7 +98,7 @@ def bench_generate(persons: Persons = 880_000, seed: Seed = 42, months: Months =
 @bench_app.command("pipeline")
 def bench_pipeline(persons: Persons = 880_000, seed: Seed = 42, months: Months = 24) -> None:
     """Time landing -> warehouse, stage by stage (data generated first, outside the timing)."""
-    from phm.bench import bench_pipeline as run_bench
+    from bench.pipeline import bench_pipeline as run_bench
 
     run_bench(persons=persons, seed=seed, months=months)
 
@@ -109,7 +109,7 @@ register_release_commands(app)
 @bench_app.command("model")
 def bench_model(persons: Persons = 880_000, seed: Seed = 11, months: Months = 24) -> None:
     """Risk model AUROC and calibration against the generator's oracle (loads the data first if needed)."""
-    from phm.bench import bench_model as run_bench
+    from bench.model import bench_model as run_bench
 
     run_bench(persons=persons, seed=seed, months=months)
 
@@ -123,7 +123,7 @@ def bench_link(
     ] = 100_000,
 ) -> None:
     """Probabilistic tracing: unlinked records with injected errors against a GP master."""
-    from phm.bench import bench_link as run_bench
+    from bench.link import bench_link as run_bench
 
     run_bench(persons=persons, seed=seed, unlinked=unlinked)
 

@@ -18,8 +18,9 @@ import duckdb
 import polars as pl
 import pytest
 
+from bench.truth import linkage_accuracy
 from core.layout import Home
-from linkage.linkage_quality import COUNT_COLUMNS, linkage_accuracy, linkage_counts
+from linkage.linkage_quality import COUNT_COLUMNS, linkage_counts
 from linkage.warehouse import open_read_only
 from pseudonymisation import KeyProvider, Tokeniser
 from quality import QualityPaths, load_linkage_rates

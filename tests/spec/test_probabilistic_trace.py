@@ -1,9 +1,10 @@
 """Probabilistic tracing on a small synthetic ICS: the rules people must be able to trust (issue 7).
 
-Data: `synthetic_trace_data` (seeded numpy, no global random) builds a 3,000-person GP master and 1,000
-social-care-like records without NHS numbers: 90 % are master people with injected errors (one-letter
-name edits, given/family swapped, day/month swapped DOB, DOB digit transposition, stale or missing
-postcode; a third carry a second error in another field), 10 % are people the master does not hold.
+Data: `bench.link_data.synthetic_trace_data` (seeded numpy, no global random) builds a 3,000-person GP
+master and 1,000 social-care-like records without NHS numbers: 90 % are master people with injected
+errors (one-letter name edits, given/family swapped, day/month swapped DOB, DOB digit transposition,
+stale or missing postcode; a third carry a second error in another field), 10 % are people the master
+does not hold.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from bench.link import trace_quality
+from bench.link_data import synthetic_trace_data
 from linkage import review
 from linkage.matcher import prepare
-from linkage.probabilistic import METHOD, SplinkPass, quality, synthetic_trace_data
+from linkage.probabilistic import METHOD, SplinkPass
 from linkage.trace import DEFAULT_PASSES, trace
 
 PERSONS, RECORDS, SEED = 3_000, 1_000, 11
@@ -62,7 +65,7 @@ def _explainable(a: dt.date, b: dt.date) -> bool:
 def test_f1_at_least_098_on_social_care_records(
     data: tuple[pl.DataFrame, pl.DataFrame], traced: pl.DataFrame
 ) -> None:
-    q = quality(traced, data[1]["true_nhs_number"])
+    q = trace_quality(traced, data[1]["true_nhs_number"])
     assert q["f1"] >= 0.98, q
     assert q["precision"] >= 0.99, q
     assert (traced["link_method"] == METHOD).sum() > 50  # the probabilistic pass did real work

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from phm.bench import fit_persons
+from bench.data import fit_persons
 
 
 def test_a_million_people_run_at_the_largest_ics_that_fits(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,6 +1,6 @@
 """Read-speed benchmark for the connectors (not part of the test suite).
 
-    .venv/bin/python -m connectors._bench --rows 1000000 [--dir /tmp/bench]
+    .venv/bin/python -m bench.ingest --rows 1000000 [--dir /tmp/bench]
 
 Writes one APC-shaped and one GP-events-shaped file of ``rows`` rows with the generator's defect rates
 (formatted NHS numbers, duplicates, malformed lines, quoted commas), then times ``ingest_file`` and the

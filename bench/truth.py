@@ -1,0 +1,106 @@
+"""Readers of the generator's answer key, `DATA/truth/` (benchmarks and tests; never the pipeline).
+
+`truth_frame` gives the risk model's oracle per warehouse token; `linkage_accuracy` scores tracing on a
+loaded synthetic ICS. Both tokenise true NHS numbers with the installation's warehouse key so truth can
+be compared with the pseudonymised zone without re-identifying anything in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from core.layout import Home
+from pseudonymisation import Tokeniser
+
+
+def truth_frame(truth_dir: Path, tokenise: Callable[[pl.Series], pl.Series]) -> pl.DataFrame:
+    """(person_token, p_true, outcome) from the generator's truth/persons.parquet, tokenised by the caller.
+
+    `tokenise` maps NHS numbers to warehouse tokens (e.g. `Tokeniser(keys.token_key()).tokenise`).
+    """
+    persons = pl.read_parquet(
+        truth_dir / "persons.parquet", columns=["nhs_number", "p_emerg_12m", "outcome_emerg_12m"]
+    )
+    return pl.DataFrame(
+        {
+            "person_token": tokenise(persons["nhs_number"]),
+            "p_true": persons["p_emerg_12m"],
+            "outcome": persons["outcome_emerg_12m"],
+        }
+    )
+
+
+def _loaded_records(truth: pl.DataFrame, home: Home, wanted: set[str] | None) -> pl.DataFrame:
+    """The truth rows that reached the pseudonymised staged records of `home`, with their token."""
+    files = [
+        p
+        for p in sorted(home.pseudo_staged_dir.glob("*/*.parquet"))
+        if wanted is None or p.parent.name in wanted
+    ]
+    frames = [
+        pl.read_parquet(p, columns=["source_file", "source_line", "person_token"]).select(
+            pl.col("source_file").alias("file"), pl.col("source_line").cast(pl.Int64).alias("line"),
+            "person_token",
+        )
+        for p in files
+    ]  # fmt: skip
+    if not frames:
+        return truth.head(0).with_columns(pl.lit(None, pl.String).alias("person_token"))
+    return truth.with_columns(pl.col("line").cast(pl.Int64)).join(
+        pl.concat(frames), on=["file", "line"], how="inner"
+    )
+
+
+def linkage_accuracy(
+    truth_dir: Path,
+    home: Home,
+    tokeniser: Tokeniser,
+    *,
+    sources: Iterable[str] | None = None,
+) -> dict[str, Any]:
+    """Precision, recall and F1 of tracing on a loaded synthetic ICS (tests and benchmarks only).
+
+    The records are those that arrived without a valid NHS number (truth `nhs_missing` or
+    `nhs_bad_check_digit`) and were loaded (matched on file and line to the pseudonymised staged
+    records of `home`). A record is linked when its token is a `P` token; correct when it equals the
+    tokenised true NHS number (`tokeniser`: the warehouse-domain `pseudonymisation.Tokeniser`).
+    precision = correct / linked; recall = correct / records whose person is in the GP demographic
+    master (the ones tracing could find; every record when the master is not there);
+    `recall_all` = correct / every record. `truth_dir` is `DATA/truth`.
+    """
+    wanted = set(sources) if sources is not None else None
+    truth = pl.read_parquet(truth_dir / "records.parquet").with_columns(
+        pl.col("file").cast(pl.String), pl.col("source").cast(pl.String)
+    )
+    truth = truth.filter(pl.col("nhs_missing") | pl.col("nhs_bad_check_digit"))
+    if wanted is not None:
+        truth = truth.filter(pl.col("source").is_in(sorted(wanted)))
+    got = _loaded_records(truth, home, wanted)
+    expected = tokeniser.tokenise(got.get_column("nhs_number").cast(pl.String))
+    got = got.with_columns(expected.alias("expected"))
+    if home.gp_master.exists():
+        in_master = set(pl.read_parquet(home.gp_master, columns=["nhs_number"])["nhs_number"].to_list())
+        got = got.with_columns(pl.col("nhs_number").is_in(sorted(in_master)).alias("in_master"))
+    else:
+        got = got.with_columns(pl.lit(True).alias("in_master"))
+    linked = got.get_column("person_token").str.starts_with("P").fill_null(False)
+    correct = linked & (got.get_column("person_token") == got.get_column("expected")).fill_null(False)
+    n_records, n_linked, n_correct = got.height, int(linked.sum()), int(correct.sum())
+    n_master = int(got.get_column("in_master").sum())
+    precision = n_correct / n_linked if n_linked else 1.0
+    recall = n_correct / n_master if n_master else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
+        "recall_all": round(n_correct / n_records, 4) if n_records else 1.0,
+        "records": n_records,
+        "linked": n_linked,
+        "correct": n_correct,
+        "in_master": n_master,
+    }
