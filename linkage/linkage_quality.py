@@ -22,6 +22,8 @@ import duckdb
 import polars as pl
 
 from core.disclosure import round_and_suppress
+from core.layout import Home
+from core.tables import markdown_table
 
 #: Counts per group (unrounded in `linkage_counts`, published in `linkage_rates`).
 COUNT_COLUMNS: tuple[str, ...] = (
@@ -155,17 +157,16 @@ def linkage_rates(
 def rates_markdown(rates: pl.DataFrame) -> str:
     """The published rates as a Markdown table (Dagster metadata, the report's text)."""
     head = ["dimension", "value", "records", "no valid NHS no.", "exact %", "probabilistic %", "unmatched %"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
     def fmt(v: float | None) -> str:
         return "*" if v is None else f"{v:.1f}"
 
-    for r in rates.iter_rows(named=True):
-        lines.append(
-            f"| {r['dimension']} | {r['value']} | {r['records_display']} | {r['no_valid_nhs_display']} | "
-            f"{fmt(r['exact_pct'])} | {fmt(r['probabilistic_pct'])} | {fmt(r['unmatched_pct'])} |"
-        )
-    return "\n".join(lines)
+    rows = [
+        [r["dimension"], r["value"], r["records_display"], r["no_valid_nhs_display"],
+         fmt(r["exact_pct"]), fmt(r["probabilistic_pct"]), fmt(r["unmatched_pct"])]
+        for r in rates.iter_rows(named=True)
+    ]  # fmt: skip
+    return markdown_table(head, rows)
 
 
 # ---------------------------------------------------------------------------------- against truth
@@ -173,21 +174,9 @@ class _Tokeniser(Protocol):
     def tokenise(self, values: pl.Series) -> pl.Series: ...
 
 
-def _staged_dir(home: Any) -> Path:
-    if hasattr(home, "pseudo_staged_dir"):
-        return Path(home.pseudo_staged_dir)
-    return Path(home) / "pseudonymised" / "staged"
-
-
-def _gp_master(home: Any) -> Path:
-    if hasattr(home, "gp_master"):
-        return Path(home.gp_master)
-    return Path(home) / "identifiable" / "gp_master.parquet"
-
-
 def linkage_accuracy(
     truth_dir: Path,
-    home: Any,
+    home: Home,
     tokeniser: _Tokeniser,
     *,
     sources: Iterable[str] | None = None,
@@ -196,7 +185,7 @@ def linkage_accuracy(
 
     The records are those that arrived without a valid NHS number (truth `nhs_missing` or
     `nhs_bad_check_digit`) and were loaded (matched on file and line to the pseudonymised staged
-    records of `home`, a `core.layout.Home` or its root). A record is linked when its token is a
+    records of `home`). A record is linked when its token is a
     `P` token; correct when it equals the tokenised true NHS number (`tokeniser`: the warehouse-domain
     `pseudonymisation.Tokeniser`). precision = correct / linked; recall = correct / records whose
     person is in the GP demographic master (the ones tracing could find; every record when the master
@@ -209,7 +198,7 @@ def linkage_accuracy(
     truth = truth.filter(pl.col("nhs_missing") | pl.col("nhs_bad_check_digit"))
     if wanted is not None:
         truth = truth.filter(pl.col("source").is_in(sorted(wanted)))
-    staged = _staged_dir(home)
+    staged = home.pseudo_staged_dir
     files = [p for p in sorted(staged.glob("*/*.parquet")) if wanted is None or p.parent.name in wanted]
     frames = [
         pl.read_parquet(p, columns=["source_file", "source_line", "person_token"]).select(
@@ -226,7 +215,7 @@ def linkage_accuracy(
         )
     expected = tokeniser.tokenise(got.get_column("nhs_number").cast(pl.String))
     got = got.with_columns(expected.alias("expected"))
-    master = _gp_master(home)
+    master = home.gp_master
     if master.exists():
         in_master = set(pl.read_parquet(master, columns=["nhs_number"])["nhs_number"].to_list())
         got = got.with_columns(pl.col("nhs_number").is_in(sorted(in_master)).alias("in_master"))
