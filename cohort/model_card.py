@@ -18,6 +18,7 @@ from cohort.model import OUTCOME, RiskModel, RunResult
 from cohort.segments import segment_counts
 from cohort.tiers import pyramid
 from core.disclosure import round_and_suppress
+from core.tables import markdown_table
 
 _METRICS = ("auroc", "average_precision", "brier", "calibration_intercept", "calibration_slope")
 
@@ -53,11 +54,6 @@ def _published(n: Any) -> str:
     return str(out["n_display"][0])
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(r) + " |" for r in rows]
-
-
 def _metric_row(label: str, m: dict[str, Any]) -> list[str]:
     return [label, _published(m.get("n")), _published(m.get("events")), *(_fmt(m.get(k)) for k in _METRICS)]
 
@@ -84,7 +80,7 @@ def render_markdown(result: RunResult, *, created_at: str | None = None) -> str:
         "",
         "## Performance on held-out people",
         "",
-        *_table(
+        markdown_table(
             head,
             [_metric_row("model", ev.overall)]
             + [_metric_row(f"baseline: {k}", v) for k, v in ev.baselines.items()],
@@ -95,7 +91,7 @@ def render_markdown(result: RunResult, *, created_at: str | None = None) -> str:
         "",
         "## Calibration (deciles of predicted risk)",
         "",
-        *_table(
+        markdown_table(
             ["decile", "people", "mean predicted", "observed"],
             [
                 [str(r["bin"]), _published(r["n"]), _fmt(r["mean_predicted"]), _fmt(r["observed"])]
@@ -105,14 +101,14 @@ def render_markdown(result: RunResult, *, created_at: str | None = None) -> str:
         "",
         "## By subgroup",
         "",
-        *_table(
+        markdown_table(
             ["group", *head],
             [[r["group"], *_metric_row(r["value"], r)] for r in ev.subgroups.iter_rows(named=True)],
         ),
         "",
         "## Risk tiers (Kaiser pyramid)",
         "",
-        *_table(
+        markdown_table(
             ["tier", "people", "share", "min score", "max score"],
             [
                 [
@@ -132,7 +128,7 @@ def render_markdown(result: RunResult, *, created_at: str | None = None) -> str:
         lines += [
             "## Bridges to Health segments",
             "",
-            *_table(
+            markdown_table(
                 ["segment", "people"],
                 [[r["segment"], _published(r["people"])] for r in seg.iter_rows(named=True)],
             ),

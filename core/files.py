@@ -1,9 +1,16 @@
-"""Private files: keys, the rotation journal and released lists are written 0600 in 0700 folders.
+"""Files written whole or not at all: private files (keys, the rotation journal, released lists) and
+public ones (staged parquet, history, reports).
 
-One way to write them, so every caller gets the same guarantees: the bytes go to a fresh temp file
-created 0600 (never wider, whatever the umask), are fsynced, and only then take the target name -
-by hard link for a new file (an existing one is never overwritten: FileExistsError) or by rename to
-replace one. A crash leaves the old file or the new one, never part of one.
+One way to write each, so every caller gets the same guarantees: the bytes go to a fresh temp file
+beside the target (same folder, so the final rename never crosses a file system), are fsynced, and only
+then take the target name. A crash leaves the old file or the new one, never part of one, and a failed
+write leaves no temp file behind.
+
+* `write_private`: mode 0600 from the first byte (never wider, whatever the umask); a new file by hard
+  link (an existing one is never overwritten: FileExistsError) or, with ``replace``, by rename.
+* `write_public`: replaces the target by rename; the mode is the umask's unless one is asked for. The
+  data is bytes or a function that writes the temp file by path (``frame.write_parquet``), so polars
+  writes natively and still gets the fsync and the rename.
 """
 
 from __future__ import annotations
@@ -11,9 +18,12 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["private_dir", "write_private"]
+__all__ = ["private_dir", "write_private", "write_public"]
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def private_dir(path: Path) -> Path:
@@ -25,26 +35,69 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+def _temp_beside(path: Path, mode: int | None) -> tuple[Path, int]:
+    """A new, empty temp file next to ``path`` (created exclusively: never someone else's file or a
+    link), open for writing; with ``mode`` it has exactly that mode before any byte is written."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666 if mode is None else mode)
+    if mode is not None:
+        os.fchmod(fd, mode)
+    return tmp, fd
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def write_private(path: Path, data: bytes, *, replace: bool = False) -> None:
     """Write ``data`` to ``path`` with mode 0600, never partially.
 
     Without ``replace`` the file must be new: FileExistsError if the name is taken (a released list or
     a key is never overwritten). With ``replace`` an existing file is swapped atomically.
     """
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    tmp, fd = _temp_beside(path, 0o600)
     try:
-        os.fchmod(fd, 0o600)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         if replace:
             os.replace(tmp, path)
         else:
             os.link(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_public(path: Path, data: bytes | Callable[[Path], object], *, mode: int | None = None) -> Path:
+    """Write ``path`` atomically and durably, replacing any file of that name; return ``path``.
+
+    ``data`` is the bytes, or a function given the temp file's path to write it (its return value is
+    ignored). The folder is created if missing (default permissions: private folders come from
+    `private_dir`). ``mode`` (e.g. 0o600 for a file under the identifiable zone) is set on the temp file
+    before anything is written; without it the umask decides, as for any new file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp, fd = _temp_beside(path, mode)
+    try:
+        if callable(data):
+            os.close(fd)
+            data(tmp)
+            # Sync what stands at the temp name now, whether the writer truncated the file made above
+            # or put a new one in its place, and keep the asked-for mode either way.
+            if mode is not None:
+                os.chmod(tmp, mode)
+            fd = os.open(tmp, os.O_RDONLY | _NOFOLLOW)
+        try:
+            if not callable(data):
+                _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

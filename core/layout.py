@@ -52,6 +52,16 @@ class Home:
         return self.identifiable / "token_map.parquet"
 
     @property
+    def audit_log(self) -> Path:
+        """The hash-chained release audit log (folder 0700, file 0600)."""
+        return self.identifiable / "audit" / "release_audit.jsonl"
+
+    @property
+    def rotation_journal(self) -> Path:
+        """Present while a key rotation runs (or was interrupted); releases are refused meanwhile."""
+        return self.identifiable / "key_rotation.json"
+
+    @property
     def review_queue(self) -> Path:
         """Clerical review file: uncertain pairs to decide ('match' / 'no_match'), honoured next run."""
         return self.identifiable / "review" / "clerical_review.csv"
@@ -80,8 +90,17 @@ class Home:
     def ops_dir(self) -> Path:
         return self.pseudonymised / "ops"
 
+    def ops_kind(self, kind: str) -> Path:
+        """The folder of one kind of ops counts (reconciliation, quarantine, opt_outs, ...)."""
+        return self.ops_dir / kind
+
     def ops(self, kind: str, source: str, month: str) -> Path:
-        return self.ops_dir / kind / f"{source}_{month}.parquet"
+        return self.ops_kind(kind) / f"{source}_{month}.parquet"
+
+    @property
+    def dq_history(self) -> Path:
+        """Data quality results, month volumes and linkage rates per run (trends, volume checks)."""
+        return self.ops_dir / "dq_history"
 
     def ops_connector(self, kind: str, source: str, month: str) -> Path:
         """The connector's own counts (reconciliation, opt-outs), before tracing finds more opted-out rows.
@@ -95,8 +114,41 @@ class Home:
         return self.root / "warehouse" / "warehouse.duckdb"
 
     @property
+    def cohort_dir(self) -> Path:
+        """Working files of the cohort stage: features, scores, cohort lists, aggregates."""
+        return self.root / "cohort"
+
+    @property
+    def models_dir(self) -> Path:
+        """Risk model artefacts, one folder per version (model, metadata, card)."""
+        return self.root / "models"
+
+    @property
     def reports(self) -> Path:
         return self.root / "reports"
+
+    def dq_report(self, run_id: str) -> Path:
+        """The data quality and coverage report of one run (HTML)."""
+        return self.reports / f"dq_{run_id}.html"
+
+    @property
+    def model_card(self) -> Path:
+        """The current model's card (HTML), for the people who use the scores."""
+        return self.reports / "model_card.html"
+
+    def transparency_report(self, suffix: str) -> Path:
+        """The public transparency report, ``suffix`` ".md" or ".html"."""
+        return self.reports / f"transparency{suffix}"
+
+    @property
+    def outbox(self) -> Path:
+        """Released lists, ``<purpose>/<practice>/<purpose>_<practice>_<stamp>.csv`` (folders 0700)."""
+        return self.root / "outbox"
+
+    def extracts(self, domain: str | None = None) -> Path:
+        """Pseudonymised extracts for a domain (its own tokens), ``<domain>/<domain>_<cohort>_<stamp>.csv``."""
+        base = self.root / "extracts"
+        return base if domain is None else base / domain
 
     @property
     def dagster_home(self) -> Path:

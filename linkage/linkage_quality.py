@@ -21,6 +21,7 @@ import duckdb
 import polars as pl
 
 from core.disclosure import round_and_suppress
+from core.tables import markdown_table
 
 #: Counts per group (unrounded in `linkage_counts`, published in `linkage_rates`).
 COUNT_COLUMNS: tuple[str, ...] = (
@@ -154,14 +155,13 @@ def linkage_rates(
 def rates_markdown(rates: pl.DataFrame) -> str:
     """The published rates as a Markdown table (Dagster metadata, the report's text)."""
     head = ["dimension", "value", "records", "no valid NHS no.", "exact %", "probabilistic %", "unmatched %"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
     def fmt(v: float | None) -> str:
         return "*" if v is None else f"{v:.1f}"
 
-    for r in rates.iter_rows(named=True):
-        lines.append(
-            f"| {r['dimension']} | {r['value']} | {r['records_display']} | {r['no_valid_nhs_display']} | "
-            f"{fmt(r['exact_pct'])} | {fmt(r['probabilistic_pct'])} | {fmt(r['unmatched_pct'])} |"
-        )
-    return "\n".join(lines)
+    rows = [
+        [r["dimension"], r["value"], r["records_display"], r["no_valid_nhs_display"],
+         fmt(r["exact_pct"]), fmt(r["probabilistic_pct"]), fmt(r["unmatched_pct"])]
+        for r in rates.iter_rows(named=True)
+    ]  # fmt: skip
+    return markdown_table(head, rows)

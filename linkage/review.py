@@ -16,12 +16,11 @@ for as long as the record arrives with the same demographics. `pair_id` is a has
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import polars as pl
 
+from core.files import write_public
 from linkage.trace import NHS_NUMBER, PSEUDO_KEY_FIELDS, pseudo_keys
 
 RECORD_KEY = "record_key"
@@ -124,16 +123,7 @@ def write_queue(queue: pl.DataFrame, path: Path, *, decisions: pl.DataFrame | No
     )
     open_rows = _as_queue_rows(queue).join(decided.select("pair_id"), on="pair_id", how="anti")
     out = pl.concat([decided, open_rows], how="vertical_relaxed").select(QUEUE_COLUMNS)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".review-", suffix=".csv")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            out.write_csv(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_public(path, out.write_csv, mode=0o600)  # identifiable zone: owner only, from the first byte
     return open_rows.height
 
 

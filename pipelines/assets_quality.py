@@ -20,7 +20,6 @@ from pipelines.assets_link import WAREHOUSE_KEY, pseudonymised_key
 from pipelines.resources import PhmPaths
 from quality import (
     CheckResult,
-    QualityPaths,
     linkage_markdown,
     load_config,
     results_from_table,
@@ -37,10 +36,6 @@ def check_name(asset: str, expectation: str) -> str:
     """Dagster check name: the expectation id on a source; `<table>__<id>` on the warehouse."""
     scope, target = asset.split("/", 1)
     return expectation if scope == "source" else f"{target}__{expectation}"
-
-
-def _paths(paths: PhmPaths) -> QualityPaths:
-    return QualityPaths.under(paths.installation().root)
 
 
 def _result(r: CheckResult, key: dg.AssetKey) -> dg.AssetCheckResult:
@@ -82,7 +77,7 @@ def _source_check(source: str) -> dg.AssetChecksDefinition:
         con = duckdb.connect()
         try:
             run = run_source_checks(
-                con, _paths(paths), run_id=context.run.run_id[:12], run_at=datetime.now(UTC),
+                con, paths.installation(), run_id=context.run.run_id[:12], run_at=datetime.now(UTC),
                 as_of=date.today(), sources=[source], config=_CONFIG,
             )  # fmt: skip
         finally:
@@ -140,8 +135,8 @@ def data_quality_report(paths: PhmPaths) -> dg.MaterializeResult:
     try:
         run_ids = [r.run_id for r in results_from_table(con)]
         run_id = run_ids[0] if run_ids else uuid.uuid4().hex[:12]
-        path = write_report(con, _paths(paths), home.reports, run_id=run_id)
-        linkage = linkage_markdown(con, _paths(paths), run_id)
+        path = write_report(con, home, run_id=run_id)
+        linkage = linkage_markdown(con, home, run_id)
     finally:
         con.close()
     return dg.MaterializeResult(

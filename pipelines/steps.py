@@ -422,9 +422,7 @@ def publish_warehouse(
     """
     hook = None
     if quality_checks:
-        hook = quality.before_publish_hook(
-            quality.QualityPaths.under(home.root), run_id=load_id, run_at=built_at, as_of=built_at.date()
-        )
+        hook = quality.before_publish_hook(home, run_id=load_id, run_at=built_at, as_of=built_at.date())
 
     def timed(con: duckdb.DuckDBPyConnection) -> None:
         assert hook is not None

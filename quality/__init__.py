@@ -3,35 +3,31 @@
 Public face:
 
 * `load_config()` - the expectations of `quality/config.yaml`, validated;
-* `run_source_checks(...)`, `run_warehouse_checks(...)` - evaluate them (GX on small frames, DuckDB SQL
-  at scale, identical counts), returning a `QualityRun` of `CheckResult` rows;
-* `before_publish_hook(...)` - a `QualityHook`: pass it as `build_warehouse(before_publish=...)` to write
-  `dq_results` into the warehouse being built, and its `save` as `after_publish=` to keep the run in the
-  history once the warehouse is published;
+* `run_source_checks(con, home, ...)`, `run_warehouse_checks(...)` - evaluate them (GX on small
+  frames, DuckDB SQL at scale, identical counts), returning a `QualityRun` of `CheckResult` rows;
+* `before_publish_hook(home, ...)` - a `QualityHook`: pass it as `build_warehouse(before_publish=...)`
+  to write `dq_results` into the warehouse being built, and its `save` as `after_publish=` to keep the
+  run in the history (`home.dq_history`) once the warehouse is published;
 * `coverage(con)` - who is missing and why, disclosure-protected;
-* `write_report(...)` - the per-run HTML report (with a Linkage section: match rates by source,
-  ethnic group and IMD quintile, `linkage.linkage_quality`); `linkage_markdown(...)` - the same as Markdown.
+* `write_report(con, home, run_id=...)` - the per-run HTML report, `home.dq_report(run_id)` (with a
+  Linkage section: match rates by source, ethnic group and IMD quintile, `linkage.linkage_quality`);
+  `linkage_markdown(...)` - the same rates as Markdown.
+
+Inside: `results` (the rows), `engine` and `gx` (how they are counted), `inputs` (the views source
+checks read), `checks` (the two scopes), `hook` (inside a build), `history`, `warehouse_tables`.
+Every path comes from `core.layout.Home`.
 """
 
+from linkage.warehouse.schema import DQ_RESULTS_COLUMNS
+from quality.checks import run_source_checks, run_warehouse_checks
 from quality.config import Expectation, QualityConfig, load_config
 from quality.coverage import coverage
+from quality.gx import load_gx
+from quality.history import load_history, load_linkage_rates, save_history
+from quality.hook import QualityHook, before_publish_hook
 from quality.report import SECTIONS, linkage_markdown, write_report
-from quality.runner import (
-    DQ_RESULTS_COLUMNS,
-    CheckResult,
-    QualityPaths,
-    QualityRun,
-    before_publish_hook,
-    load_gx,
-    load_history,
-    load_linkage_rates,
-    outcome,
-    results_from_table,
-    run_source_checks,
-    run_warehouse_checks,
-    save_history,
-    write_dq_results,
-)
+from quality.results import CheckResult, QualityRun, outcome
+from quality.warehouse_tables import results_from_table, write_dq_results
 
 __all__ = [
     "DQ_RESULTS_COLUMNS",
@@ -39,7 +35,7 @@ __all__ = [
     "CheckResult",
     "Expectation",
     "QualityConfig",
-    "QualityPaths",
+    "QualityHook",
     "QualityRun",
     "before_publish_hook",
     "coverage",

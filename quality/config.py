@@ -40,7 +40,7 @@ Kind = Literal[
     "ops_rate",
 ]
 
-# Columns of the derived inputs (see quality.runner): counts-only views, not staged columns.
+# Columns of the derived inputs (see quality.inputs): counts-only views, not staged columns.
 NHS_STATUS_COLUMNS = ("nhs_number_present", "nhs_number_valid")
 RECONCILIATION_COLUMNS = (
     "quarantined",
@@ -118,7 +118,7 @@ class _Entry(BaseModel):
 
 
 class Expectation(BaseModel):
-    """One expectation on one target: what `quality.runner` evaluates and reports a row for."""
+    """One expectation on one target: what `quality.engine` evaluates and reports a row for."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

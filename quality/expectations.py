@@ -4,12 +4,12 @@ Every configured expectation becomes one or more *units* (one per column for mul
 A unit names the frame it reads (a SELECT over a relation: the staged records, a warehouse table, or
 a small derived/aggregated frame), the GX 1.x expectation that validates that frame, and the same rule
 as two SQL predicates (which rows are evaluated, which of those fail). The two engines are specified
-to give identical counts (tests run both on the same inline frames); the runner picks GX for frames up
+to give identical counts (tests run both on the same inline frames); `quality.engine` picks GX for frames up
 to `gx_max_rows` and SQL above, because GX on pandas needs the whole frame in memory and is roughly a
 hundred times slower per row than a DuckDB aggregate.
 
 Only counts leave here: GX runs with result_format SUMMARY and partial_unexpected_count 0, and the
-runner reads `element_count`, `missing_count` and `unexpected_count` only.
+engine reads `element_count`, `missing_count` and `unexpected_count` only.
 """
 
 from __future__ import annotations
@@ -305,15 +305,20 @@ def shipped_codelists(folder: Path = SHIPPED_CODELISTS) -> list[tuple[str, str]]
     return sorted(pairs)
 
 
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether a table (or view) of that name is reachable through `con`."""
+    rows = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = $name", {"name": name}
+    ).fetchall()
+    return bool(rows and rows[0][0])
+
+
 def codelist_lookup(con: duckdb.DuckDBPyConnection) -> Callable[[tuple[str, ...]], list[str]]:
     """Codes of the ref_codelist lists whose names match any of the given globs (`*` = every list).
 
     Without a `ref_codelist` table on `con` (source checks on their own connection) the code lists
     shipped with the repository are read instead: the same lists the warehouse build loads."""
-    found = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'ref_codelist'"
-    ).fetchall()
-    if found and found[0][0]:
+    if has_table(con, "ref_codelist"):
         rows = con.execute(
             "SELECT DISTINCT codelist, code FROM ref_codelist WHERE code IS NOT NULL"
         ).fetchall()

@@ -13,9 +13,12 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from core.files import write_public
+from core.layout import Home
 from linkage.linkage_quality import rates_markdown
 from quality.coverage import coverage
-from quality.runner import QualityPaths, load_history, load_linkage_rates
+from quality.expectations import has_table
+from quality.history import load_history, load_linkage_rates
 
 SECTIONS = (
     "Failing checks",
@@ -107,12 +110,12 @@ def _sparkline(values: list[float | None], *, width: int = 160, height: int = 30
     )
 
 
-def _completeness(paths: QualityPaths) -> pl.DataFrame:
+def _completeness(home: Home) -> pl.DataFrame:
     """Share of the key demographic fields filled, per source x practice (pseudonymised staged records)."""
     con = duckdb.connect()
     parts = []
     for source in _SOURCES:
-        files = sorted(str(p) for p in (paths.pseudo_staged / source).glob("*.parquet"))
+        files = sorted(str(p) for p in home.pseudo_staged(source).glob("*.parquet"))
         if not files:
             continue
         rel = con.read_parquet(files, union_by_name=True)
@@ -169,11 +172,11 @@ td,th{border:1px solid #ccc;padding:2px 6px;font-size:12px;text-align:right} th{
 """
 
 
-def write_report(con: duckdb.DuckDBPyConnection, paths: QualityPaths, out_dir: Path, *, run_id: str) -> Path:
-    """Write `out_dir/dq_<run_id>.html` from the warehouse behind `con` (with its dq_results) and the
-    history; return the path."""
-    results = con.sql("SELECT * FROM dq_results").pl() if _has_table(con, "dq_results") else pl.DataFrame()
-    history = load_history(paths)
+def write_report(con: duckdb.DuckDBPyConnection, home: Home, *, run_id: str) -> Path:
+    """Write `home.dq_report(run_id)` from the warehouse behind `con` (with its dq_results) and the
+    history of `home`; return the path."""
+    results = con.sql("SELECT * FROM dq_results").pl() if has_table(con, "dq_results") else pl.DataFrame()
+    history = load_history(home)
     body = [f"<h1>Data quality report, run {_e(run_id)}</h1>"]
 
     body.append(f"<h2>{SECTIONS[0]}</h2>")
@@ -212,7 +215,7 @@ def write_report(con: duckdb.DuckDBPyConnection, paths: QualityPaths, out_dir: P
     body.append(f"<h2>{SECTIONS[2]}</h2>")
     body.append(f"<p>Share of {', '.join(_COMPLETENESS_FIELDS)} filled; blank where a practice has fewer than "
                 f"{MIN_GROUP_ROWS} records in the source.</p>")  # fmt: skip
-    body.append(_heatmap(_completeness(paths), "practice_code", "source", "rate"))
+    body.append(_heatmap(_completeness(home), "practice_code", "source", "rate"))
 
     body.append(f"<h2>{SECTIONS[3]}</h2>")
     eth = _ethnicity(con).with_columns(
@@ -246,25 +249,13 @@ def write_report(con: duckdb.DuckDBPyConnection, paths: QualityPaths, out_dir: P
         "persistent pseudo-ID), by source, ethnic group and IMD quintile (1 = most deprived). Counts 1-7 "
         "suppressed (*), others rounded to 5; shares from the published counts.</p>"
     )
-    body.append(_linkage_table(load_linkage_rates(paths, run_id, con)))
+    body.append(_linkage_table(load_linkage_rates(home, run_id, con)))
 
     page = (
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>DQ {_e(run_id)}</title>"
         f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>"
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"dq_{run_id}.html"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
-    return path
-
-
-def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    rows = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = $name", {"name": name}
-    ).fetchall()
-    return bool(rows and rows[0][0])
+    return write_public(home.dq_report(run_id), page.encode("utf-8"))
 
 
 def _linkage_table(rates: pl.DataFrame) -> str:
@@ -285,6 +276,6 @@ def _linkage_table(rates: pl.DataFrame) -> str:
     return _table(shown.with_columns(pl.col(pl.Float64).cast(pl.String).fill_null("*")))
 
 
-def linkage_markdown(con: duckdb.DuckDBPyConnection, paths: QualityPaths, run_id: str) -> str:
+def linkage_markdown(con: duckdb.DuckDBPyConnection, home: Home, run_id: str) -> str:
     """The run's linkage rates as a Markdown table (for Dagster metadata)."""
-    return rates_markdown(load_linkage_rates(paths, run_id, con))
+    return rates_markdown(load_linkage_rates(home, run_id, con))

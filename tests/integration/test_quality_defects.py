@@ -23,7 +23,7 @@ from core.layout import Home
 from linkage.linkage_quality import COUNT_COLUMNS, linkage_counts
 from linkage.warehouse import open_read_only
 from pseudonymisation import KeyProvider, Tokeniser
-from quality import QualityPaths, load_linkage_rates
+from quality import load_linkage_rates
 
 # defect -> (check id, where the defect is counted from: "all" injected rows, or the rows that
 # reached the "identifiable" / "pseudonymised" staged records the check reads)
@@ -183,11 +183,10 @@ def test_warnings_do_not_stop_the_run(dq: pl.DataFrame, loaded: Home) -> None:
 
 # --------------------------------------------------------------------------- linkage (issue 7 §3)
 def test_linkage_rates_in_report_and_ops(loaded: Home, warehouse: duckdb.DuckDBPyConnection) -> None:
-    paths = QualityPaths.under(loaded.root)
-    kept = sorted(paths.history.glob("linkage_*.parquet")) if paths.history else []
+    kept = sorted(loaded.dq_history.glob("linkage_*.parquet"))
     assert kept, "the before-publish hook keeps the linkage rates"
     run_id = kept[-1].stem.removeprefix("linkage_")
-    rates = load_linkage_rates(paths, run_id, warehouse)
+    rates = load_linkage_rates(loaded, run_id, warehouse)
     assert set(rates["dimension"].unique()) == {"source", "ethnic_group", "imd_quintile"}
     # Published counts are rounded to 5 or suppressed.
     for col in COUNT_COLUMNS:

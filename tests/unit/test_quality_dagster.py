@@ -7,10 +7,11 @@ from pathlib import Path
 
 import dagster as dg
 
+from core.layout import Home
 from pipelines.assets_link import WAREHOUSE_KEY, pseudonymised_key
 from pipelines.assets_quality import REPORT_KEY, check_name, quality_assets, quality_checks
 from pipelines.resources import PhmPaths
-from quality import QualityPaths, before_publish_hook, load_config
+from quality import before_publish_hook, load_config
 from tests.unit.test_linkage_warehouse import BUILT_AT, write_home
 
 
@@ -31,8 +32,7 @@ def test_report_asset_writes_html_and_links_it(tmp_path: Path) -> None:
 
     home = tmp_path / "home"
     dirs = write_home(home)
-    paths = QualityPaths.under(home)
-    hook = before_publish_hook(paths, run_id="R7", run_at=BUILT_AT, as_of=date(2025, 3, 1), engine="sql")
+    hook = before_publish_hook(Home(home), run_id="R7", run_at=BUILT_AT, as_of=date(2025, 3, 1), engine="sql")
     build_warehouse(dirs["staged"], dirs["ops"], dirs["reference"], home / "warehouse" / "warehouse.duckdb",
                     load_id="L1", built_at=datetime(2025, 3, 1), codelists_dir=dirs["codelists"],
                     before_publish=hook, after_publish=hook.save)  # fmt: skip

@@ -10,7 +10,8 @@ import duckdb
 import pytest
 
 from quality.config import Expectation, load_config, parse_config
-from quality.runner import evaluate, outcome
+from quality.engine import evaluate
+from quality.results import outcome
 
 AS_OF = date(2025, 3, 1)
 RUN_AT = datetime(2025, 3, 1, 6, 0)
@@ -175,10 +176,10 @@ def test_config_refuses_bad_entries(entry: dict[str, Any], message: str) -> None
 def test_gx_keeps_no_records_after_a_run(con: duckdb.DuckDBPyConnection) -> None:
     # The GX context is shared by the whole process; each validation's data source (holding the
     # records as a pandas frame) must be dropped when it is done.
-    from quality.runner import _gx_context
+    from quality.gx import gx_context
 
-    before = set(_gx_context().data_sources.all())
+    before = set(gx_context().data_sources.all())
     (r,) = evaluate(con, [_exp("not_null", ["ethnic_category"])], {("t", "records"): "t"}, run_id="R1",
                     run_at=RUN_AT, as_of=AS_OF, engine="gx")  # fmt: skip
     assert (r.engine, r.rows_evaluated, r.rows_failed) == ("gx", 7, 2)
-    assert set(_gx_context().data_sources.all()) == before
+    assert set(gx_context().data_sources.all()) == before

@@ -10,11 +10,11 @@ import duckdb
 import polars as pl
 import pytest
 
+from core.layout import Home
 from linkage.warehouse import WarehouseCheckError, open_read_only
 from quality import (
     DQ_RESULTS_COLUMNS,
     SECTIONS,
-    QualityPaths,
     before_publish_hook,
     coverage,
     load_history,
@@ -26,17 +26,17 @@ from tests.unit.test_linkage_warehouse import build, write_home
 AS_OF = date(2025, 3, 1)
 
 
-def _build(tmp_path: Path, run_id: str, run_at: datetime, engine: str = "auto") -> tuple[Path, QualityPaths]:
+def _build(tmp_path: Path, run_id: str, run_at: datetime, engine: str = "auto") -> tuple[Path, Home]:
     dirs = write_home(tmp_path / "home")
-    paths = QualityPaths(pseudo_staged=dirs["staged"], ops=dirs["ops"], history=tmp_path / "history")
+    home = Home(tmp_path / "home")
     out = tmp_path / "w.duckdb"
-    hook = before_publish_hook(paths, run_id=run_id, run_at=run_at, as_of=AS_OF, engine=engine)  # type: ignore[arg-type]
+    hook = before_publish_hook(home, run_id=run_id, run_at=run_at, as_of=AS_OF, engine=engine)  # type: ignore[arg-type]
     build(dirs, out, before_publish=hook, after_publish=hook.save)
-    return out, paths
+    return out, home
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, QualityPaths]:
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Home]:
     return _build(tmp_path_factory.mktemp("dq"), "R1", datetime(2025, 3, 1, 6))
 
 
@@ -51,7 +51,7 @@ def _counts(out: Path) -> dict[tuple[str, str], tuple[int, int, str]]:
         con.close()
 
 
-def test_dq_results_table_written_into_the_build(built: tuple[Path, QualityPaths]) -> None:
+def test_dq_results_table_written_into_the_build(built: tuple[Path, Home]) -> None:
     out, _ = built
     con = open_read_only(out)
     cols = con.execute(
@@ -63,7 +63,7 @@ def test_dq_results_table_written_into_the_build(built: tuple[Path, QualityPaths
     con.close()
 
 
-def test_exact_counts_on_the_small_warehouse(built: tuple[Path, QualityPaths]) -> None:
+def test_exact_counts_on_the_small_warehouse(built: tuple[Path, Home]) -> None:
     got = _counts(built[0])
     assert got[("warehouse/gp_event", "code_in_codelist")] == (
         3,
@@ -84,9 +84,8 @@ def test_exact_counts_on_the_small_warehouse(built: tuple[Path, QualityPaths]) -
 def test_history_feeds_volume_check_of_the_next_run(tmp_path: Path) -> None:
     _, paths = _build(tmp_path / "a", "R1", datetime(2025, 3, 1), engine="sql")
     # A later load R0 had 30 January gp_events rows; this load has 3: outside the 30 % tolerance.
-    assert paths.history is not None
     pl.DataFrame({"run_id": ["R0"], "run_at": [datetime(2025, 3, 15)], "source": ["gp_events"],
-                  "month": ["2025-01"], "rows": [30]}).write_parquet(paths.history / "volume_R0.parquet")  # fmt: skip
+                  "month": ["2025-01"], "rows": [30]}).write_parquet(paths.dq_history / "volume_R0.parquet")  # fmt: skip
     dirs = write_home(tmp_path / "a" / "home")
     out = tmp_path / "b.duckdb"
     hook = before_publish_hook(paths, run_id="R2", run_at=datetime(2025, 4, 1), as_of=AS_OF, engine="sql")
@@ -97,7 +96,7 @@ def test_history_feeds_volume_check_of_the_next_run(tmp_path: Path) -> None:
     assert history["run_id"].unique(maintain_order=True).to_list() == ["R1", "R2"]  # R0 left only volumes
 
 
-def test_coverage_is_aggregated_and_suppressed(built: tuple[Path, QualityPaths]) -> None:
+def test_coverage_is_aggregated_and_suppressed(built: tuple[Path, Home]) -> None:
     con = open_read_only(built[0])
     cov = coverage(con)
     con.close()
@@ -111,7 +110,7 @@ def test_coverage_is_aggregated_and_suppressed(built: tuple[Path, QualityPaths])
     assert no_gp["value"].to_list() == ["B00002", "Total"]  # C and E, registered at the non-sharing practice
 
 
-def test_coverage_rounds_counts_of_eight_or_more(built: tuple[Path, QualityPaths]) -> None:
+def test_coverage_rounds_counts_of_eight_or_more(built: tuple[Path, Home]) -> None:
     import duckdb
 
     con = duckdb.connect()
@@ -131,12 +130,12 @@ def test_coverage_rounds_counts_of_eight_or_more(built: tuple[Path, QualityPaths
     assert row.select("value", "n", "n_display").rows() == [("Northtown", 15, "15")]  # 13 -> 15
 
 
-def test_report_written_with_every_section(built: tuple[Path, QualityPaths], tmp_path: Path) -> None:
+def test_report_written_with_every_section(built: tuple[Path, Home], tmp_path: Path) -> None:
     out, paths = built
     con = open_read_only(out)
-    path = write_report(con, paths, tmp_path / "reports", run_id="R1")
+    path = write_report(con, paths, run_id="R1")
     con.close()
-    assert path == tmp_path / "reports" / "dq_R1.html"
+    assert path == paths.root / "reports" / "dq_R1.html"
     page = path.read_text(encoding="utf-8")
     for title in SECTIONS:
         assert f"<h2>{title}</h2>" in page
@@ -147,7 +146,7 @@ def test_report_written_with_every_section(built: tuple[Path, QualityPaths], tmp
 
 def test_a_build_that_fails_after_the_checks_keeps_no_history(tmp_path: Path) -> None:
     dirs = write_home(tmp_path / "home")
-    paths = QualityPaths(pseudo_staged=dirs["staged"], ops=dirs["ops"], history=tmp_path / "history")
+    paths = Home(tmp_path / "home")
     hook = before_publish_hook(paths, run_id="R9", run_at=datetime(2025, 3, 1, 6), as_of=AS_OF, engine="sql")
 
     def checks_then_a_breach(con: duckdb.DuckDBPyConnection) -> None:
@@ -157,4 +156,4 @@ def test_a_build_that_fails_after_the_checks_keeps_no_history(tmp_path: Path) ->
     with pytest.raises(WarehouseCheckError, match="identifier-like columns"):
         build(dirs, tmp_path / "w.duckdb", before_publish=checks_then_a_breach, after_publish=hook.save)
     assert not (tmp_path / "w.duckdb").exists()
-    assert not paths.history.exists() or list(paths.history.iterdir()) == []  # type: ignore[union-attr]
+    assert not paths.dq_history.exists() or list(paths.dq_history.iterdir()) == []
