@@ -26,7 +26,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from linkage import normalise
+from linkage.keys import name_key, postcode_key, sex_key
 
 _log = logging.getLogger(__name__)
 _M_FLOOR = 1e-3
@@ -85,13 +85,13 @@ def prepare(frame: pl.DataFrame, id_column: str) -> pl.DataFrame:
     exprs: list[pl.Expr] = [pl.col(id_column).cast(pl.String).alias(_UID)]
     for c in ("given_name", "family_name"):
         if c in cols:
-            exprs.append(normalise.name(pl.col(c)).alias(c))
+            exprs.append(name_key(pl.col(c)).alias(c))
     if _DOB in cols:
         exprs.append(pl.col(_DOB).cast(pl.Date).alias(_DOB))
     if "sex" in cols:
-        exprs.append(normalise.sex_key(pl.col("sex")).alias("sex"))
+        exprs.append(sex_key(pl.col("sex")).alias("sex"))
     if "postcode" in cols:
-        exprs.append(normalise.postcode(pl.col("postcode")).alias("postcode"))
+        exprs.append(postcode_key(pl.col("postcode")).alias("postcode"))
     if "address" in cols:
         addr = (
             pl.col("address").cast(pl.String).str.normalize("NFKD").str.to_uppercase()
