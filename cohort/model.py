@@ -1,10 +1,8 @@
 """Risk of an emergency admission in the next 12 months: train, validate, score and version.
 
-Temporal design (docs/risk_model.md): to score everyone as at date t, the model is trained on features
-as at t - 12 months with the outcome "an emergency admission (apc_spell.is_emergency) in
-(t - 12 months, t]", then applied to features as at t. Features never look past their own as-of date,
-so nothing from the outcome window leaks into training. A seeded quarter of the training people is
-held out: every reported metric is measured on them, never on the people the model was fitted to.
+Trained on features as at t - 12 months with the outcome in (t - 12 months, t], applied as at t (the
+temporal design, in `cohort.model_window`). A seeded quarter of the training people is held out: every
+reported metric (`cohort.model_metrics`) is measured on them, never on the people the model was fitted to.
 
 The default model is a logistic regression with spline terms for age and the activity counts
 (`kind="logistic"`); scikit-learn's HistGradientBoostingClassifier (`kind="hgb"`) is the alternative.
@@ -20,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -30,30 +28,27 @@ import joblib
 import numpy as np
 import polars as pl
 import sklearn
-from scipy.special import expit
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, SplineTransformer, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from cohort.features_sql import CODELISTS_DIR, LTC_CODELISTS, compute_features
+from cohort.features_sql import LTC_CODELISTS, compute_features
+from cohort.model_metrics import calibration_table, metrics, subgroup_metrics
+from cohort.model_window import (
+    OUTCOME,
+    OUTCOME_MONTHS,
+    TrainingWindow,
+    eligible,
+    latest_date,
+    months_before,
+    training_frame,
+)
 from cohort.tiers import DEFAULT_CUTS, TierCuts, assign_tiers
 
-OUTCOME = "emergency admission within 12 months"
-OUTCOME_MONTHS = 12
 VALIDATION_SHARE = 0.25
-MIN_EVENTS_FOR_METRICS = 10  # subgroups with fewer events (or non-events) get no metrics
-AGE_BANDS: tuple[tuple[int, str], ...] = (
-    (18, "0-17"),
-    (45, "18-44"),
-    (65, "45-64"),
-    (75, "65-74"),
-    (85, "75-84"),
-)
-OLDEST_BAND = "85+"
 Kind = Literal["hgb", "logistic"]
 # BLAS/OpenMP threads while fitting and predicting. One thread: lbfgs on a few dozen columns gains
 # little from more, and on a busy 2-CPU machine two spinning threads made training 4x slower (measured).
@@ -81,18 +76,6 @@ HGB_PARAMS: dict[str, Any] = {
     "validation_fraction": 0.1,
     "n_iter_no_change": 20,
 }
-
-
-@dataclass(frozen=True)
-class TrainingWindow:
-    """Features as at `features_as_of`; outcome in (`features_as_of`, `outcome_end`]; scored as at `score_date`."""
-
-    features_as_of: date
-    outcome_end: date
-    score_date: date
-
-    def to_json(self) -> dict[str, str]:
-        return {k: v.isoformat() for k, v in asdict(self).items()}
 
 
 @dataclass
@@ -135,54 +118,6 @@ class RunResult:
     seconds: dict[str, float]
 
 
-# ---------------------------------------------------------------------------------------------- data
-
-
-def months_before(d: date, months: int) -> date:
-    """Same day `months` earlier, clipped to the month's end (DuckDB's `d - to_months(n)`)."""
-    index = d.year * 12 + d.month - 1 - months
-    year, month = divmod(index, 12)
-    last = _month_end(year, month + 1)
-    return date(year, month + 1, min(d.day, last))
-
-
-def _month_end(year: int, month: int) -> int:
-    nxt = date(year + month // 12, month % 12 + 1, 1)
-    return (nxt - date(year, month, 1)).days
-
-
-def latest_date(con: duckdb.DuckDBPyConnection) -> date:
-    """End of the last month with activity in the warehouse: the default score date."""
-    parts = []
-    present = {r[0] for r in con.sql("SELECT table_name FROM information_schema.tables").fetchall()}
-    for table, column in (("apc_spell", "admission_date"), ("ae_attendance", "arrival_date"),
-                          ("gp_event", "event_date"), ("op_appointment", "appointment_date")):  # fmt: skip
-        if table in present:
-            parts.append(f"SELECT max({column}) AS d FROM {table}")  # noqa: S608 (constant identifiers)
-    if not parts:
-        raise ValueError("the warehouse has no activity tables to date a score from")
-    row = con.sql(f"SELECT last_day(max(d)) FROM ({' UNION ALL '.join(parts)})").fetchall()[0]  # noqa: S608
-    if row[0] is None:
-        raise ValueError("the warehouse has no dated activity")
-    return row[0]
-
-
-def outcomes(con: duckdb.DuckDBPyConnection, after: date, months: int = OUTCOME_MONTHS) -> pl.DataFrame:
-    """person_token of everyone with an emergency admission in (after, after + months]."""
-    return con.sql(
-        "SELECT DISTINCT person_token FROM apc_spell WHERE is_emergency "
-        "AND admission_date > $after AND admission_date <= $after + to_months($months)",
-        params={"after": after, "months": months},
-    ).pl()
-
-
-def eligible(features: pl.DataFrame) -> pl.DataFrame:
-    """People the model is trained on and scores: alive at the as-of date with a known age."""
-    return features.filter(
-        pl.col("alive").fill_null(False) & pl.col("age").is_not_null() & (pl.col("age") >= 0)
-    )
-
-
 def design_matrix(features: pl.DataFrame, inputs: Sequence[str] = INPUTS) -> np.ndarray:
     """float64 matrix of the model inputs; unknowns (e.g. sex 'U', missing IMD) become NaN."""
     exprs = []
@@ -204,103 +139,6 @@ def _split(tokens: pl.Series, seed: int, share: float = VALIDATION_SHARE) -> np.
     mask = np.empty(len(tokens), dtype=bool)
     mask[order] = draws < share
     return mask
-
-
-# ------------------------------------------------------------------------------------------ metrics
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-9, 1 - 1e-9)
-    return np.asarray(np.log(p / (1 - p)))
-
-
-def calibration_fit(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
-    """(intercept, slope) of the logistic recalibration y ~ a + b * logit(p), by damped Newton-Raphson."""
-    x = np.column_stack([np.ones(len(p)), _logit(p)])
-
-    def loglik(beta: np.ndarray) -> float:
-        eta = x @ beta
-        return float(np.sum(y * eta - np.logaddexp(0, eta)))
-
-    beta = np.array([0.0, 1.0])
-    current = loglik(beta)
-    for _ in range(100):
-        mu = expit(x @ beta)
-        w = mu * (1 - mu)
-        step = np.linalg.solve((x * w[:, None]).T @ x + 1e-12 * np.eye(2), x.T @ (y - mu))
-        for _ in range(40):  # halve the step until the likelihood does not fall
-            candidate = loglik(beta + step)
-            if candidate >= current - 1e-12:
-                break
-            step = step / 2
-        beta, current = beta + step, candidate
-        if np.max(np.abs(step)) < 1e-10:
-            break
-    return float(beta[0]), float(beta[1])
-
-
-def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
-    """AUROC, average precision, Brier score, calibration intercept/slope, counts and rates."""
-    y = np.asarray(y, dtype=np.float64)
-    p = np.asarray(p, dtype=np.float64)
-    events = int(y.sum())
-    out: dict[str, Any] = {
-        "n": len(y),
-        "events": events,
-        "observed_rate": float(y.mean()) if len(y) else None,
-        "mean_predicted": float(p.mean()) if len(p) else None,
-    }
-    if min(events, len(y) - events) < MIN_EVENTS_FOR_METRICS:
-        return out | {"auroc": None, "average_precision": None, "brier": None,
-                      "calibration_intercept": None, "calibration_slope": None}  # fmt: skip
-    intercept, slope = calibration_fit(y, p)
-    return out | {
-        "auroc": float(roc_auc_score(y, p)),
-        "average_precision": float(average_precision_score(y, p)),
-        "brier": float(brier_score_loss(y, p)),
-        "calibration_intercept": intercept,
-        "calibration_slope": slope,
-    }
-
-
-def _age_band() -> pl.Expr:
-    age = pl.col("age")
-    expr: Any = pl.when(age.is_null()).then(None)
-    for upper, label in AGE_BANDS:
-        expr = expr.when(age < upper).then(pl.lit(label))
-    return expr.otherwise(pl.lit(OLDEST_BAND))
-
-
-def subgroup_metrics(frame: pl.DataFrame, score_col: str = "p", outcome_col: str = "y") -> pl.DataFrame:
-    """Metrics by sex, age band, ethnic group and IMD quintile (1 = most deprived) of a scored frame."""
-    groups = frame.with_columns(
-        _age_band().alias("age_band"),
-        ((pl.col("imd_decile") + 1) // 2).cast(pl.String).alias("imd_quintile"),
-    )
-    rows = []
-    for by in ("sex", "age_band", "ethnic_group", "imd_quintile"):
-        for (value,), part in groups.group_by(by, maintain_order=True):
-            m = metrics(part[outcome_col].to_numpy(), part[score_col].to_numpy())
-            rows.append({"group": by, "value": "unknown" if value is None else str(value), **m})
-    return pl.DataFrame(rows).sort("group", "value")
-
-
-def calibration_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pl.DataFrame:
-    """Observed rate against mean predicted risk by decile of predicted risk (the calibration plot)."""
-    frame = pl.DataFrame({"y": y.astype(np.float64), "p": p.astype(np.float64)})
-    frame = frame.with_columns(
-        ((pl.col("p").rank(method="ordinal") - 1) * bins // frame.height).cast(pl.Int32).alias("bin")
-    )
-    return (
-        frame.group_by("bin")
-        .agg(
-            pl.len().alias("n"),
-            pl.col("p").mean().alias("mean_predicted"),
-            pl.col("y").mean().alias("observed"),
-        )
-        .sort("bin")
-        .with_columns((pl.col("bin") + 1).alias("bin"))
-    )
 
 
 # ------------------------------------------------------------------------------------------ fitting
@@ -378,15 +216,6 @@ def _baselines(
             p = model.predict_proba(build(valid))[:, 1]
         out[name] = metrics(y_valid, p)
     return out
-
-
-def training_frame(
-    con: duckdb.DuckDBPyConnection, features_as_of: date, *, codelists_dir: Path | None = CODELISTS_DIR
-) -> pl.DataFrame:
-    """Eligible people's features as at `features_as_of` with `y` = emergency admission in the next 12 months."""
-    features = eligible(compute_features(con, features_as_of, codelists_dir=codelists_dir))
-    events = outcomes(con, features_as_of).with_columns(pl.lit(1, pl.Int8).alias("y"))
-    return features.join(events, on="person_token", how="left").with_columns(pl.col("y").fill_null(0))
 
 
 def train(

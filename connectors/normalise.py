@@ -1,7 +1,10 @@
-"""Vectorised normalisation of identifiers, codes and demographics (polars expressions).
+"""Vectorised normalisation of identifiers, codes and demographics (polars expressions): the only one.
 
-Every connector, the opt-out loaders and (later) tracing normalise the same way, so an NHS number read
-from an extract and one read from the opt-out register compare equal.
+Every connector, the opt-out loaders, tracing (`linkage.keys`) and de-identification
+(`pseudonymisation.deidentify`) normalise NHS numbers, postcodes and sex with these expressions, so a
+value read from an extract, from the opt-out register, from the GP master or from the postcode lookup
+compares equal. The connectors decide what reaches the warehouse, so their rules are the rules.
+The modulus 11 check is vectorised here; tests check it against the `nhs-number` package's `is_valid`.
 """
 
 from __future__ import annotations
@@ -106,7 +109,12 @@ def code(expr: pl.Expr) -> pl.Expr:
 
 
 def postcode(expr: pl.Expr) -> pl.Expr:
-    """Postcode to 'AB1 2CD' form: upper case, inner spaces removed, one space before the inward code."""
+    """Postcode to 'AB1 2CD' form: upper case, inner spaces removed, one space before the inward code.
+
+    Blank becomes null; fewer than 5 characters stay as they are ('N1'), since there is no inward code
+    to split off. Only whitespace is removed ('AB1-2CD' -> 'AB1- 2CD'): the pattern check that follows
+    (connectors quarantine, `linkage.keys` nulls) rejects what is not a postcode, rather than guessing.
+    """
     s = expr.str.to_uppercase().str.replace_all(r"\s", "")
     formatted = pl.concat_str([s.str.head(-3), pl.lit(" "), s.str.tail(3)])
     return pl.when(s == "").then(None).when(s.str.len_chars() >= 5).then(formatted).otherwise(s)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from linkage import normalise
+from connectors import normalise as nz
+from linkage.keys import name_key, postcode_key
 
 MASTER_COLUMNS: tuple[str, ...] = (
     "nhs_number",
@@ -34,7 +35,7 @@ def build_master(gp_patients: pl.DataFrame) -> pl.DataFrame:
     """One row per NHS number: the latest GP demographic row (by extract_date, then source_line).
 
     Names are normalised for matching (upper case, no accents, punctuation or spaces), postcodes to the
-    canonical 'AA9A 9AA' form, sex to M/F/U. `postcode_history` lists every distinct normalised
+    canonical 'AA9A 9AA' form (null when malformed), sex to M/F/U (`linkage.keys`, `connectors.normalise`). `postcode_history` lists every distinct normalised
     postcode seen for the person (current one included), sorted. Rows without an NHS number are ignored.
     """
     missing = {"nhs_number", "date_of_birth", "extract_date"} - set(gp_patients.columns)
@@ -48,10 +49,10 @@ def build_master(gp_patients: pl.DataFrame) -> pl.DataFrame:
     )
     order = ["nhs_number", "extract_date"] + (["source_line"] if "source_line" in frame.columns else [])
     frame = frame.with_columns(
-        normalise.name(pl.col("given_name")).alias("given_name"),
-        normalise.name(pl.col("family_name")).alias("family_name"),
-        normalise.postcode(pl.col("postcode")).alias("postcode"),
-        normalise.sex(pl.col("sex")).alias("sex"),
+        name_key(pl.col("given_name")).alias("given_name"),
+        name_key(pl.col("family_name")).alias("family_name"),
+        postcode_key(pl.col("postcode")).alias("postcode"),
+        nz.sex(pl.col("sex").cast(pl.String)).alias("sex"),
         *(pl.col(c).cast(pl.Date) for c in _DATE_COLUMNS),
     ).sort(order, nulls_last=False, maintain_order=True)
     history = frame.group_by("nhs_number").agg(

@@ -11,25 +11,24 @@ A safety rule sits on top of the model: a pair whose dates of birth differ in a 
 explains (not a day/month swap, not one character edited or two adjacent characters transposed) is never
 accepted, however strong the other evidence; it goes to clerical review instead.
 
-Nothing here logs or raises with row values; Splink's own logging is kept at ERROR.
+The model is defined in `linkage.match_model` and fitted in `linkage.match_training`; this module
+prepares the frames and decides. Nothing here logs or raises with row values.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
-import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 import polars as pl
 
-from linkage import normalise
+from linkage.keys import name_key, postcode_key, sex_key
+from linkage.match_model import DOB, UID
+from linkage.match_training import splink_scores
 
-_log = logging.getLogger(__name__)
-_M_FLOOR = 1e-3
 STANDARD_COLUMNS: tuple[str, ...] = (
     "given_name",
     "family_name",
@@ -38,19 +37,7 @@ STANDARD_COLUMNS: tuple[str, ...] = (
     "postcode",
     "address",
 )
-_UID = "unique_id"
 _ENTITY = "_entity"
-_DOB = "date_of_birth"
-# Explainable DOB difference (also used for the post-prediction safety rule): same, day/month swapped,
-# or one edit / adjacent transposition on the YYYYMMDD string (a swap may straddle month and day).
-_DOB_SWAP = (
-    "year(date_of_birth_l) = year(date_of_birth_r) AND day(date_of_birth_l) = month(date_of_birth_r) "
-    "AND month(date_of_birth_l) = day(date_of_birth_r)"
-)
-_DOB_EDIT = (
-    "damerau_levenshtein(strftime(date_of_birth_l, '%Y%m%d'), strftime(date_of_birth_r, '%Y%m%d')) <= 1"
-)
-_DOB_EXPLAINED = f"(date_of_birth_l IS NULL OR date_of_birth_r IS NULL OR date_of_birth_l = date_of_birth_r OR ({_DOB_SWAP}) OR ({_DOB_EDIT}))"
 RESULT_SCHEMA = {
     "match_probability": pl.Float64,
     "match_weight": pl.Float64,
@@ -82,16 +69,16 @@ def prepare(frame: pl.DataFrame, id_column: str) -> pl.DataFrame:
     null, since it is no evidence); address upper case with punctuation collapsed to single spaces.
     """
     cols = set(frame.columns)
-    exprs: list[pl.Expr] = [pl.col(id_column).cast(pl.String).alias(_UID)]
+    exprs: list[pl.Expr] = [pl.col(id_column).cast(pl.String).alias(UID)]
     for c in ("given_name", "family_name"):
         if c in cols:
-            exprs.append(normalise.name(pl.col(c)).alias(c))
-    if _DOB in cols:
-        exprs.append(pl.col(_DOB).cast(pl.Date).alias(_DOB))
+            exprs.append(name_key(pl.col(c)).alias(c))
+    if DOB in cols:
+        exprs.append(pl.col(DOB).cast(pl.Date).alias(DOB))
     if "sex" in cols:
-        exprs.append(normalise.sex_key(pl.col("sex")).alias("sex"))
+        exprs.append(sex_key(pl.col("sex")).alias("sex"))
     if "postcode" in cols:
-        exprs.append(normalise.postcode(pl.col("postcode")).alias("postcode"))
+        exprs.append(postcode_key(pl.col("postcode")).alias("postcode"))
     if "address" in cols:
         addr = (
             pl.col("address").cast(pl.String).str.normalize("NFKD").str.to_uppercase()
@@ -104,145 +91,9 @@ def prepare(frame: pl.DataFrame, id_column: str) -> pl.DataFrame:
         helpers.append(pl.col("family_name").str.slice(0, 3).alias("_family3"))
     if "given_name" in out.columns:
         helpers.append(pl.col("given_name").str.slice(0, 3).alias("_given3"))
-    if _DOB in out.columns:
-        helpers.append(pl.col(_DOB).dt.year().alias("_birth_year"))
+    if DOB in out.columns:
+        helpers.append(pl.col(DOB).dt.year().alias("_birth_year"))
     return out.with_columns(helpers)
-
-
-def _levels(output: str, levels: list[tuple[Any, float | None]]) -> Any:
-    """A custom comparison whose levels carry starting m probabilities.
-
-    The starting values are what EM refines; they are also the model when the data are too small for EM
-    (tiny frames, or a level never observed), so a small linkage still scores sensibly.
-    """
-    import splink.comparison_library as cl
-
-    configured = [lvl if m is None else lvl.configure(m_probability=m) for lvl, m in levels]
-    return cl.CustomComparison(configured, output_column_name=output)
-
-
-def _name_comparison(col: str, other: str | None) -> Any:
-    """Null, exact (term-frequency adjusted), JW >= 0.92, >= 0.88, swapped with the other name, JW >= 0.7."""
-    import splink.comparison_level_library as cll
-
-    levels: list[tuple[Any, float | None]] = [
-        (cll.NullLevel(col), None),
-        (cll.ExactMatchLevel(col, term_frequency_adjustments=True), 0.85),
-        (cll.JaroWinklerLevel(col, 0.92), 0.07),
-        (cll.JaroWinklerLevel(col, 0.88), 0.02),
-    ]
-    if other is not None:
-        levels.append(
-            (cll.CustomLevel(f"{col}_l = {other}_r", label_for_charts="Swapped with other name"), 0.02)
-        )
-    levels += [(cll.JaroWinklerLevel(col, 0.7), 0.02), (cll.ElseLevel(), 0.02)]
-    return _levels(col, levels)
-
-
-def _dob_comparison() -> Any:
-    import splink.comparison_level_library as cll
-
-    within_year = "abs(date_diff('day', date_of_birth_l, date_of_birth_r)) <= 366"
-    return _levels(
-        _DOB,
-        [
-            (cll.NullLevel(_DOB), None),
-            (cll.ExactMatchLevel(_DOB), 0.92),
-            (cll.CustomLevel(_DOB_SWAP, label_for_charts="Day and month swapped"), 0.02),
-            (cll.CustomLevel(_DOB_EDIT, label_for_charts="One edit or transposition"), 0.04),
-            (cll.CustomLevel(within_year, label_for_charts="Within 1 year"), 0.01),
-            (cll.ElseLevel(), 0.01),
-        ],
-    )
-
-
-def _postcode_comparison() -> Any:
-    """Exact, sector, district, area on the normalised 'AA9A 9AA' form (one space before the inward code)."""
-    import splink.comparison_level_library as cll
-
-    sector = "left(postcode_l, length(postcode_l) - 2) = left(postcode_r, length(postcode_r) - 2)"
-    district = "split_part(postcode_l, ' ', 1) = split_part(postcode_r, ' ', 1)"
-    area = "regexp_extract(postcode_l, '^[A-Z]+') = regexp_extract(postcode_r, '^[A-Z]+')"
-    return _levels(
-        "postcode",
-        [
-            (cll.NullLevel("postcode"), None),
-            (cll.ExactMatchLevel("postcode", term_frequency_adjustments=True), 0.7),
-            (cll.CustomLevel(sector, label_for_charts="Same sector"), 0.05),
-            (cll.CustomLevel(district, label_for_charts="Same district"), 0.05),
-            (cll.CustomLevel(area, label_for_charts="Same area"), 0.05),
-            (cll.ElseLevel(), 0.15),
-        ],
-    )
-
-
-def _comparisons(columns: set[str]) -> list[Any]:
-    import splink.comparison_level_library as cll
-
-    both_names = {"given_name", "family_name"} <= columns
-    out: list[Any] = []
-    if "given_name" in columns:
-        out.append(_name_comparison("given_name", "family_name" if both_names else None))
-    if "family_name" in columns:
-        out.append(_name_comparison("family_name", "given_name" if both_names else None))
-    if _DOB in columns:
-        out.append(_dob_comparison())
-    if "sex" in columns:
-        out.append(
-            _levels(
-                "sex",
-                [(cll.NullLevel("sex"), None), (cll.ExactMatchLevel("sex"), 0.98), (cll.ElseLevel(), 0.02)],
-            )
-        )
-    if "postcode" in columns:
-        out.append(_postcode_comparison())
-    if "address" in columns:
-        out.append(
-            _levels(
-                "address",
-                [
-                    (cll.NullLevel("address"), None),
-                    (cll.ExactMatchLevel("address"), 0.6),
-                    (cll.JaroWinklerLevel("address", 0.9), 0.15),
-                    (cll.JaccardLevel("address", 0.6), 0.1),
-                    (cll.ElseLevel(), 0.15),
-                ],
-            )
-        )
-    return out
-
-
-def _blocking_rules(columns: set[str]) -> list[Any]:
-    """Prediction rules: each bounded (equality on a fairly selective key); only those whose columns exist."""
-    from splink import block_on
-
-    candidates: list[tuple[str, ...]] = [
-        (_DOB,),
-        ("postcode",),
-        ("_family3", "_birth_year"),
-        ("given_name", "family_name"),
-        ("_given3", "_birth_year", "sex"),
-        ("address",),
-    ]
-    return [block_on(*keys) for keys in candidates if set(keys) <= columns]
-
-
-def _training_rules(columns: set[str]) -> list[Any]:
-    """EM rules: one blocking on postcode (frees names and DOB), one on full name (frees postcode and DOB).
-
-    Neither blocks on DOB: when the left side is what exact tracing left behind, agreeing on DOB is
-    mostly a coincidence among those records, and EM on such a block learns nonsense.
-    """
-    from splink import block_on
-
-    options = (
-        ("postcode",),
-        ("given_name", "family_name"),
-        ("address",),
-        ("_family3", "_birth_year"),
-        (_DOB,),
-    )
-    return [block_on(*keys) for keys in options if set(keys) <= columns][:2]
 
 
 def match_people(
@@ -291,12 +142,12 @@ def match_people(
     lprep, rprep = prepare(left, left_id), prepare(right, right_id)
     shared = sorted(set(lprep.columns) & set(rprep.columns))
     lprep, rprep = lprep.select(shared), rprep.select(shared)
-    columns = set(shared) - {_UID}
+    columns = set(shared) - {UID}
     if not {c for c in columns if not c.startswith("_")}:
         raise ValueError("the two frames share no standard column to compare")
-    ids_left = left.select(pl.col(left_id).cast(pl.String).alias(_UID), pl.col(left_id))
+    ids_left = left.select(pl.col(left_id).cast(pl.String).alias(UID), pl.col(left_id))
     ids_right = right.select(
-        pl.col(right_id).cast(pl.String).alias(_UID), pl.col(right_id), pl.col(entity).alias(_ENTITY)
+        pl.col(right_id).cast(pl.String).alias(UID), pl.col(right_id), pl.col(entity).alias(_ENTITY)
     )
     empty = _empty(left, right, left_id, right_id, right_entity)
     if lprep.height == 0 or rprep.height == 0:
@@ -311,11 +162,11 @@ def match_people(
         return MatchResult(best, empty.review, 0)
 
     floor = min(lo, threshold)
-    with _seeded_table_names(training_seed), contextlib.closing(duckdb.connect()) as con:
+    with contextlib.closing(duckdb.connect()) as con:
         con.execute("SET python_enable_replacements = false")
         if threads is not None:
             con.execute(f"SET threads = {int(threads)}")
-        scored = _splink_scores(
+        scored = splink_scores(
             con,
             lprep,
             rprep,
@@ -327,8 +178,8 @@ def match_people(
         )
 
     scored = (
-        scored.join(ids_left.rename({_UID: "_uid_l"}), left_on="unique_id_l", right_on="_uid_l")
-        .join(ids_right.rename({_UID: "_uid_r"}), left_on="unique_id_r", right_on="_uid_r")
+        scored.join(ids_left.rename({UID: "_uid_l"}), left_on="unique_id_l", right_on="_uid_l")
+        .join(ids_right.rename({UID: "_uid_r"}), left_on="unique_id_r", right_on="_uid_r")
         .drop("unique_id_l", "unique_id_r")
     )
     if blocked_pairs is not None and blocked_pairs.height:
@@ -338,132 +189,6 @@ def match_people(
         )
         scored = scored.join(blocked, on=[left_id, _ENTITY], how="anti")
     return _decide(scored, ids_left.select(left_id), left_id, right_id, right_entity, threshold, lo)
-
-
-def _splink_scores(
-    con: duckdb.DuckDBPyConnection,
-    lprep: pl.DataFrame,
-    rprep: pl.DataFrame,
-    *,
-    link_rate: float | None,
-    seed: int,
-    max_pairs: float,
-    floor: float,
-    m_shrinkage: float,
-) -> pl.DataFrame:
-    """Train the Fellegi–Sunter model on the two prepared frames and score the blocked pairs."""
-    from splink import DuckDBAPI, Linker, SettingsCreator
-
-    columns = set(lprep.columns) - {_UID}
-    db_api = DuckDBAPI(connection=con)
-    df_l = db_api.register(lprep.to_arrow(), dataset_display_name="left_records")
-    df_r = db_api.register(rprep.to_arrow(), dataset_display_name="right_records")
-    prior = None if link_rate is None else min(max(link_rate / rprep.height, 1e-12), 1.0)
-    settings = SettingsCreator(
-        link_type="link_only",
-        comparisons=_comparisons(columns),
-        blocking_rules_to_generate_predictions=_blocking_rules(columns),
-        probability_two_random_records_match=prior if prior is not None else 1e-4,
-        retain_intermediate_calculation_columns=False,
-        retain_matching_columns=True,
-    )
-    linker = Linker([df_l, df_r], settings, log_level=logging.ERROR)
-    if prior is None:
-        _estimate_prior(linker, columns)
-    linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
-    starting = _m_values(linker)
-    for rule in _training_rules(columns):
-        _train_em(linker, rule, max_pairs)
-    _shrink_m(linker, starting, m_shrinkage)
-    predictions = linker.inference.predict(threshold_match_probability=floor if floor > 0 else None)
-    return _score_sql(con, predictions.physical_name, has_dob=_DOB in columns)
-
-
-@contextlib.contextmanager
-def _seeded_table_names(seed: int) -> Iterator[None]:
-    """Splink names its temporary tables with the global `random`; give it a seeded generator instead.
-
-    Names don't change results, but the project keeps the global generator untouched (and the tests
-    forbid it). Restored afterwards; not thread-safe, like Splink's own table cache.
-    """
-    import splink.internals.misc as splink_misc
-
-    saved = splink_misc.random
-    splink_misc.random = random.Random(seed)  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        splink_misc.random = saved
-
-
-def _train_em(linker: Any, rule: Any, max_pairs: float) -> None:
-    """One EM session; on too little data keep the model as it was (the starting m values).
-
-    Splink 5 mutates the linker's core settings while a session runs (it drops the comparisons the rule
-    uses and swaps in a blocking-adjusted prior) and does not undo that when EM fails, so restore it.
-    """
-    from splink.internals.exceptions import EMTrainingException
-
-    snapshot = linker._settings_obj.core_model_settings.copy()
-    try:
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            rule, estimate_without_term_frequencies=True, max_pairs=max_pairs
-        )
-    except (ValueError, ZeroDivisionError, EMTrainingException):
-        linker._settings_obj.core_model_settings = snapshot
-        _log.warning("EM skipped for one training rule (too few pairs to estimate every level)")
-
-
-def _m_values(linker: Any) -> list[list[float | None]]:
-    return [
-        [None if lvl.is_null_level else lvl.m_probability for lvl in c.comparison_levels]
-        for c in linker._settings_obj.comparisons
-    ]
-
-
-def _shrink_m(linker: Any, starting: list[list[float | None]], weight: float) -> None:
-    """Pull EM's m estimates `weight` of the way back to the starting values, and floor them.
-
-    EM on the records exact tracing left behind sees a biased sample (e.g. almost no name typos where
-    the postcode agrees, because those were traced exactly), and can drive an m to ~0 — a level that then
-    vetoes true matches. Shrinking toward the documented starting values keeps such levels plausible.
-    """
-    for comparison, start in zip(linker._settings_obj.comparisons, starting, strict=True):
-        for level, m0 in zip(comparison.comparison_levels, start, strict=True):
-            if level.is_null_level or level.m_probability is None:
-                continue
-            m = level.m_probability if m0 is None else (1 - weight) * level.m_probability + weight * m0
-            level.m_probability = max(m, _M_FLOOR)
-
-
-def _estimate_prior(linker: Any, columns: set[str]) -> None:
-    from splink import block_on
-
-    rules = [
-        block_on(*keys)
-        for keys in (
-            ("given_name", "family_name", _DOB),
-            (_DOB, "postcode", "sex"),
-            ("given_name", "family_name", "postcode"),
-        )
-        if set(keys) <= columns
-    ]
-    if rules:
-        try:
-            linker.training.estimate_probability_two_random_records_match(rules, recall=0.8)
-        except Exception:  # no deterministic matches at all: keep the default prior
-            _log.warning("could not estimate the match prior; using the default")
-
-
-def _score_sql(con: duckdb.DuckDBPyConnection, table: str, *, has_dob: bool) -> pl.DataFrame:
-    """Scored pairs with the DOB safety flag, computed in SQL independently of the model's levels."""
-    explained = _DOB_EXPLAINED if has_dob else "TRUE"
-    # `table` is a Splink-generated physical name, never user input.
-    q = (
-        "SELECT unique_id_l, unique_id_r, match_probability, match_weight, "  # noqa: S608
-        f"{explained} AS dob_explained FROM {table}"
-    )
-    return con.sql(q).pl()
 
 
 def _decide(

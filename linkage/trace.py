@@ -17,7 +17,7 @@ from typing import NamedTuple, Protocol
 
 import polars as pl
 
-from linkage import normalise
+from linkage.keys import name_key, postcode_key, sex_key
 from linkage.master import master_postcodes
 
 ROW_IDX = "row_idx"
@@ -186,13 +186,13 @@ def _record_keys(frame: pl.DataFrame) -> pl.DataFrame:
     cols = set(frame.columns)
     for c in ("given_name", "family_name"):
         if c in cols:
-            exprs.append(normalise.name(pl.col(c)).alias(c))
+            exprs.append(name_key(pl.col(c)).alias(c))
     if "date_of_birth" in cols:
         exprs.append(pl.col("date_of_birth").cast(pl.Date))
     if "sex" in cols:
-        exprs.append(normalise.sex_key(pl.col("sex")).alias("sex"))
+        exprs.append(sex_key(pl.col("sex")).alias("sex"))
     if "postcode" in cols:
-        exprs.append(normalise.postcode(pl.col("postcode")).alias("postcode"))
+        exprs.append(postcode_key(pl.col("postcode")).alias("postcode"))
     return frame.select(exprs)
 
 
@@ -201,7 +201,7 @@ def _master_index(master: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     others = [k for k in keys if k != "postcode"]
     base = master.select(NHS_NUMBER, *others)
     if "sex" in others:
-        base = base.with_columns(normalise.sex_key(pl.col("sex")).alias("sex"))
+        base = base.with_columns(sex_key(pl.col("sex")).alias("sex"))
     if "postcode" in keys:
         base = base.join(master_postcodes(master), on=NHS_NUMBER, how="inner")
     return base.drop_nulls().unique()

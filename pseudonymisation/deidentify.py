@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import polars as pl
 
+from connectors.normalise import postcode
+
 from .tokens import Tokeniser
 
-__all__ = ["IDENTIFIABLE_COLUMNS", "deidentify", "normalise_postcode"]
+__all__ = ["IDENTIFIABLE_COLUMNS", "deidentify"]
 
 IDENTIFIABLE_COLUMNS: tuple[str, ...] = (
     "nhs_number",
@@ -35,16 +37,6 @@ IDENTIFIABLE_COLUMNS: tuple[str, ...] = (
 )
 
 
-def normalise_postcode(expr: pl.Expr) -> pl.Expr:
-    """Upper case, no inner spaces, then one space before the inward code (last 3 characters)."""
-    compact = expr.str.to_uppercase().str.replace_all(r"\s+", "")
-    return (
-        pl.when(compact.str.len_chars() >= 5)
-        .then(compact.str.slice(0, compact.str.len_chars() - 3) + " " + compact.str.slice(-3))
-        .otherwise(None)
-    )
-
-
 def _year_month(frame: pl.DataFrame, column: str) -> pl.Expr:
     dtype = frame.schema[column]
     if not (dtype == pl.Date or isinstance(dtype, pl.Datetime)):
@@ -57,9 +49,7 @@ def _lsoa_lookup(postcode_lsoa: pl.DataFrame) -> pl.DataFrame:
     if missing:
         raise ValueError(f"postcode_lsoa lookup lacks column(s) {sorted(missing)}")
     lookup = (
-        postcode_lsoa.select(
-            normalise_postcode(pl.col("postcode")).alias("_pc"), pl.col("lsoa21cd").alias("_lsoa21")
-        )
+        postcode_lsoa.select(postcode(pl.col("postcode")).alias("_pc"), pl.col("lsoa21cd").alias("_lsoa21"))
         .drop_nulls("_pc")
         .unique()
     )
@@ -84,7 +74,7 @@ def _with_lsoa(frame: pl.DataFrame, lookup: pl.DataFrame) -> pl.DataFrame:
     frame = frame.with_row_index("_r")
     direct = frame.select("_r", pl.col("postcode").alias("_pc")).join(lookup, on="_pc", how="left")
     retry = direct.filter(pl.col("_lsoa21").is_null() & pl.col("_pc").is_not_null()).select(
-        "_r", normalise_postcode(pl.col("_pc")).alias("_pc")
+        "_r", postcode(pl.col("_pc")).alias("_pc")
     )
     found = direct.filter(pl.col("_lsoa21").is_not_null()).select("_r", "_lsoa21")
     if retry.height:

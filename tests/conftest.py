@@ -7,7 +7,9 @@ generated once per session.
 
 from __future__ import annotations
 
+import contextlib
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,14 +19,18 @@ SMALL_SEED = 7
 SMALL_MONTHS = 12
 
 
-def forbid_global_random(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make the global `random` functions fail: code must use seeded generators (numpy or Random(seed))."""
+@contextlib.contextmanager
+def global_random_untouched() -> Iterator[None]:
+    """Fail when the block leaves the global `random` changed: code must use seeded generators.
 
-    def forbidden(*_args: object, **_kwargs: object) -> None:
+    Compares the generator's state before and after, so consuming or reseeding it is caught. A library
+    that insists on the global generator (Splink 5 names its temporary tables with it) may use it only
+    between a save and a restore of that state, as `linkage.match_training` does.
+    """
+    state = random.getstate()
+    yield
+    if random.getstate() != state:
         raise AssertionError("code under test used the global `random`; use a seeded generator")
-
-    for name in ("random", "randint", "choice", "choices", "shuffle", "sample", "uniform", "gauss"):
-        monkeypatch.setattr(random, name, forbidden)
 
 
 @pytest.fixture(scope="session")

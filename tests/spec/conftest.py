@@ -1,10 +1,13 @@
 """Guard: no test in this folder may rely on the global `random` (see tests/README.md)."""
 
+from collections.abc import Iterator
+
 import pytest
 
-from tests.conftest import forbid_global_random
+from tests.conftest import global_random_untouched
 
 
 @pytest.fixture(autouse=True)
-def _no_global_random(monkeypatch: pytest.MonkeyPatch) -> None:
-    forbid_global_random(monkeypatch)
+def _no_global_random() -> Iterator[None]:
+    with global_random_untouched():
+        yield

@@ -84,10 +84,19 @@ def test_postcode_normalisation() -> None:
     ]
 
 
+def test_postcode_edge_cases_keep_the_connectors_rule() -> None:
+    # One normaliser for connectors, tracing and de-identification; where earlier copies disagreed
+    # the connectors' rule stands: short values are kept (then fail the pattern), punctuation is not
+    # stripped, tabs and newlines count as spaces.
+    values = ["ls1", "A", "N1 ", "ab1-2cd", "AB1.2CD", "se1\t7pb", "se1\n7pb", "ec1a 1bb x"]
+    got = pl.DataFrame({"p": values}).select(nz.postcode(pl.col("p")).alias("p"))["p"].to_list()
+    assert got == ["LS1", "A", "N1", "AB1- 2CD", "AB1. 2CD", "SE1 7PB", "SE1 7PB", "EC1A1 BBX"]
+
+
 def test_sex_mapping() -> None:
-    values = ["1", "2", "9", "0", "m", " F ", "U", "Male", "female", "", None, "Q"]
+    values = ["1", "2", "9", "0", "m", " F ", "U", "Male", "female", "", None, "Q", "unknown", "I", "x"]
     got = pl.DataFrame({"s": values}, schema={"s": pl.String}).select(nz.sex(pl.col("s")).alias("s"))["s"]
-    assert got.to_list() == ["M", "F", "U", "U", "M", "F", "U", "M", "F", "U", "U", "U"]
+    assert got.to_list() == ["M", "F", "U", "U", "M", "F", "U", "M", "F", "U", "U", "U", "U", "U", "U"]
 
 
 def test_codes_upper_cased_and_trimmed() -> None:

@@ -7,7 +7,7 @@ from datetime import date
 import polars as pl
 
 from linkage import PassResult, build_master, trace
-from linkage import normalise as norm
+from linkage.keys import name_key, postcode_key, sex_key
 
 MASTER = build_master(
     pl.DataFrame(
@@ -26,17 +26,24 @@ MASTER = build_master(
 
 def test_name_normalisation() -> None:
     names = pl.Series(["O'Brien", " Zoë-Ann ", "Núñez", "mc donald", "  ", "--", None])
-    out = pl.select(norm.name(pl.lit(names))).to_series().to_list()
+    out = pl.select(name_key(pl.lit(names))).to_series().to_list()
     assert out == ["OBRIEN", "ZOEANN", "NUNEZ", "MCDONALD", None, None, None]
 
 
-def test_postcode_and_sex_normalisation() -> None:
-    out = pl.select(
-        norm.postcode(pl.lit(pl.Series(["sw1a1aa", " M1  1AE", "LS1", None]))).alias("p"),
-    )["p"].to_list()
-    assert out == ["SW1A 1AA", "M1 1AE", None, None]
-    sexes = pl.select(norm.sex(pl.lit(pl.Series(["m", "2", "9", "x", None]))))
-    assert sexes.to_series().to_list() == ["M", "F", "U", "U", "U"]
+def test_postcode_and_sex_keys() -> None:
+    # The connectors' normaliser, then only well-formed postcodes are keys: 'LS1' (too short) and
+    # 'AB1-2CD' (punctuation is not stripped, so it normalises to 'AB1- 2CD') are no evidence.
+    values = ["sw1a1aa", " M1  1AE", "LS1", "ab1-2cd", "", None]
+    out = pl.select(postcode_key(pl.lit(pl.Series(values, dtype=pl.String))).alias("p"))["p"].to_list()
+    assert out == ["SW1A 1AA", "M1 1AE", None, None, None, None]
+    sexes = pl.select(sex_key(pl.lit(pl.Series(["m", "2", "9", "x", "Unknown", None]))))
+    assert sexes.to_series().to_list() == ["M", "F", None, None, None, None]
+
+
+def test_keys_accept_columns_that_are_not_strings() -> None:
+    nulls = pl.Series([None, None])  # dtype Null, as an all-blank column can arrive
+    out = pl.select(postcode_key(pl.lit(nulls)).alias("p"), sex_key(pl.lit(nulls)).alias("s"))
+    assert out.to_dict(as_series=False) == {"p": [None, None], "s": [None, None]}
 
 
 def test_master_normalises_names() -> None:

@@ -11,20 +11,10 @@ import polars as pl
 import pytest
 
 from cohort.features import FEATURE_COLUMNS
-from cohort.model import (
-    COUNT_INPUTS,
-    FLAG_INPUTS,
-    RunResult,
-    TrainingWindow,
-    calibration_fit,
-    load_model,
-    metrics,
-    months_before,
-    save_model,
-    score,
-    train,
-)
+from cohort.model import COUNT_INPUTS, FLAG_INPUTS, RunResult, load_model, save_model, score, train
 from cohort.model_card import write_model_card
+from cohort.model_metrics import calibration_fit, metrics
+from cohort.model_window import TrainingWindow, months_before
 from cohort.segments import assign_segments
 
 WINDOW = TrainingWindow(date(2025, 10, 31), date(2026, 10, 31), date(2026, 10, 31))

@@ -89,6 +89,15 @@ def test_postcode_needs_a_lookup_unless_lsoa_present() -> None:
     }
 
 
+def test_postcodes_are_matched_to_the_lookup_by_the_connectors_rule() -> None:
+    # connectors.normalise.postcode on both sides: a short value is kept rather than nulled, so it
+    # finds the lookup row of the same short value; punctuation is not stripped, so 'LS1-4AP' misses.
+    lookup = pl.DataFrame({"postcode": ["LS1 4AP", "N1"], "lsoa21cd": ["E01033010", "E01000002"]})
+    frame = pl.DataFrame({"postcode": ["ls1\t4ap", "n1 ", "LS1-4AP", ""]})
+    out = deidentify(frame, TOKENISER, lookup)
+    assert out.to_dict(as_series=False) == {"lsoa21": ["E01033010", "E01000002", None, None]}
+
+
 def test_ambiguous_lookup_refused() -> None:
     lookup = pl.DataFrame({"postcode": ["LS1 4AP", "ls14ap"], "lsoa21cd": ["E01033010", "E01000001"]})
     with pytest.raises(ValueError, match="more than one LSOA"):

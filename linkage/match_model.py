@@ -1,0 +1,166 @@
+"""The Fellegi–Sunter model `linkage.matcher` fits: comparisons, their starting m values, blocking rules.
+
+Definitions only (Splink 5 comparison and blocking-rule creators); fitting and scoring live in
+`linkage.match_training`. Each comparison exists only when both frames carry its column, so the same
+definitions serve a GP master against social care records and against anything else with names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+UID = "unique_id"
+DOB = "date_of_birth"
+# Explainable DOB difference (also used for the post-prediction safety rule): same, day/month swapped,
+# or one edit / adjacent transposition on the YYYYMMDD string (a swap may straddle month and day).
+DOB_SWAP = (
+    "year(date_of_birth_l) = year(date_of_birth_r) AND day(date_of_birth_l) = month(date_of_birth_r) "
+    "AND month(date_of_birth_l) = day(date_of_birth_r)"
+)
+DOB_EDIT = (
+    "damerau_levenshtein(strftime(date_of_birth_l, '%Y%m%d'), strftime(date_of_birth_r, '%Y%m%d')) <= 1"
+)
+DOB_EXPLAINED = f"(date_of_birth_l IS NULL OR date_of_birth_r IS NULL OR date_of_birth_l = date_of_birth_r OR ({DOB_SWAP}) OR ({DOB_EDIT}))"
+
+
+def _levels(output: str, levels: list[tuple[Any, float | None]]) -> Any:
+    """A custom comparison whose levels carry starting m probabilities.
+
+    The starting values are what EM refines; they are also the model when the data are too small for EM
+    (tiny frames, or a level never observed), so a small linkage still scores sensibly.
+    """
+    import splink.comparison_library as cl
+
+    configured = [lvl if m is None else lvl.configure(m_probability=m) for lvl, m in levels]
+    return cl.CustomComparison(configured, output_column_name=output)
+
+
+def _name_comparison(col: str, other: str | None) -> Any:
+    """Null, exact (term-frequency adjusted), JW >= 0.92, >= 0.88, swapped with the other name, JW >= 0.7."""
+    import splink.comparison_level_library as cll
+
+    levels: list[tuple[Any, float | None]] = [
+        (cll.NullLevel(col), None),
+        (cll.ExactMatchLevel(col, term_frequency_adjustments=True), 0.85),
+        (cll.JaroWinklerLevel(col, 0.92), 0.07),
+        (cll.JaroWinklerLevel(col, 0.88), 0.02),
+    ]
+    if other is not None:
+        levels.append(
+            (cll.CustomLevel(f"{col}_l = {other}_r", label_for_charts="Swapped with other name"), 0.02)
+        )
+    levels += [(cll.JaroWinklerLevel(col, 0.7), 0.02), (cll.ElseLevel(), 0.02)]
+    return _levels(col, levels)
+
+
+def _dob_comparison() -> Any:
+    import splink.comparison_level_library as cll
+
+    within_year = "abs(date_diff('day', date_of_birth_l, date_of_birth_r)) <= 366"
+    return _levels(
+        DOB,
+        [
+            (cll.NullLevel(DOB), None),
+            (cll.ExactMatchLevel(DOB), 0.92),
+            (cll.CustomLevel(DOB_SWAP, label_for_charts="Day and month swapped"), 0.02),
+            (cll.CustomLevel(DOB_EDIT, label_for_charts="One edit or transposition"), 0.04),
+            (cll.CustomLevel(within_year, label_for_charts="Within 1 year"), 0.01),
+            (cll.ElseLevel(), 0.01),
+        ],
+    )
+
+
+def _postcode_comparison() -> Any:
+    """Exact, sector, district, area on the normalised 'AA9A 9AA' form (one space before the inward code)."""
+    import splink.comparison_level_library as cll
+
+    sector = "left(postcode_l, length(postcode_l) - 2) = left(postcode_r, length(postcode_r) - 2)"
+    district = "split_part(postcode_l, ' ', 1) = split_part(postcode_r, ' ', 1)"
+    area = "regexp_extract(postcode_l, '^[A-Z]+') = regexp_extract(postcode_r, '^[A-Z]+')"
+    return _levels(
+        "postcode",
+        [
+            (cll.NullLevel("postcode"), None),
+            (cll.ExactMatchLevel("postcode", term_frequency_adjustments=True), 0.7),
+            (cll.CustomLevel(sector, label_for_charts="Same sector"), 0.05),
+            (cll.CustomLevel(district, label_for_charts="Same district"), 0.05),
+            (cll.CustomLevel(area, label_for_charts="Same area"), 0.05),
+            (cll.ElseLevel(), 0.15),
+        ],
+    )
+
+
+def comparisons(columns: set[str]) -> list[Any]:
+    """One comparison per standard column both frames carry, in a fixed order."""
+    import splink.comparison_level_library as cll
+
+    both_names = {"given_name", "family_name"} <= columns
+    out: list[Any] = []
+    if "given_name" in columns:
+        out.append(_name_comparison("given_name", "family_name" if both_names else None))
+    if "family_name" in columns:
+        out.append(_name_comparison("family_name", "given_name" if both_names else None))
+    if DOB in columns:
+        out.append(_dob_comparison())
+    if "sex" in columns:
+        out.append(
+            _levels(
+                "sex",
+                [(cll.NullLevel("sex"), None), (cll.ExactMatchLevel("sex"), 0.98), (cll.ElseLevel(), 0.02)],
+            )
+        )
+    if "postcode" in columns:
+        out.append(_postcode_comparison())
+    if "address" in columns:
+        out.append(
+            _levels(
+                "address",
+                [
+                    (cll.NullLevel("address"), None),
+                    (cll.ExactMatchLevel("address"), 0.6),
+                    (cll.JaroWinklerLevel("address", 0.9), 0.15),
+                    (cll.JaccardLevel("address", 0.6), 0.1),
+                    (cll.ElseLevel(), 0.15),
+                ],
+            )
+        )
+    return out
+
+
+def blocking_keys(columns: set[str]) -> list[tuple[str, ...]]:
+    """Prediction rules: each bounded (equality on a fairly selective key); only those whose columns exist."""
+    candidates: list[tuple[str, ...]] = [
+        (DOB,),
+        ("postcode",),
+        ("_family3", "_birth_year"),
+        ("given_name", "family_name"),
+        ("_given3", "_birth_year", "sex"),
+        ("address",),
+    ]
+    return [keys for keys in candidates if set(keys) <= columns]
+
+
+def training_keys(columns: set[str]) -> list[tuple[str, ...]]:
+    """EM rules: one blocking on postcode (frees names and DOB), one on full name (frees postcode and DOB).
+
+    Neither blocks on DOB: when the left side is what exact tracing left behind, agreeing on DOB is
+    mostly a coincidence among those records, and EM on such a block learns nonsense.
+    """
+    options: tuple[tuple[str, ...], ...] = (
+        ("postcode",),
+        ("given_name", "family_name"),
+        ("address",),
+        ("_family3", "_birth_year"),
+        (DOB,),
+    )
+    return [keys for keys in options if set(keys) <= columns][:2]
+
+
+def prior_keys(columns: set[str]) -> list[tuple[str, ...]]:
+    """Deterministic rules (near-certain matches) from which Splink estimates the match prior."""
+    options: tuple[tuple[str, ...], ...] = (
+        ("given_name", "family_name", DOB),
+        (DOB, "postcode", "sex"),
+        ("given_name", "family_name", "postcode"),
+    )
+    return [keys for keys in options if set(keys) <= columns]

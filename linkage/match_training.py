@@ -1,0 +1,176 @@
+"""Fit the `linkage.match_model` model with Splink 5 on two prepared frames and score the blocked pairs.
+
+u by seeded random sampling, m by expectation maximisation over the training rules, then each m pulled
+back toward its documented starting value. Only Splink's public API is used: the model travels between
+steps as Splink's own model dictionary (`linker.misc.save_model_to_json`), and a new `Linker` is built
+from it wherever the model changes outside Splink (a failed EM session, the shrinkage). Splink's
+logging is kept at ERROR; nothing here logs or raises with row values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import random
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from linkage.match_model import DOB, DOB_EXPLAINED, UID, blocking_keys, comparisons, prior_keys, training_keys
+
+_log = logging.getLogger(__name__)
+_M_FLOOR = 1e-3
+# The probability Splink uses for a level a training step never observed. Its model dictionary omits
+# such values, so they are written back before a new Linker is built from the dictionary.
+_NOT_OBSERVED = 1e-6
+Model = dict[str, Any]
+
+
+def splink_scores(
+    con: duckdb.DuckDBPyConnection,
+    lprep: pl.DataFrame,
+    rprep: pl.DataFrame,
+    *,
+    link_rate: float | None,
+    seed: int,
+    max_pairs: float,
+    floor: float,
+    m_shrinkage: float,
+) -> pl.DataFrame:
+    """Scored pairs (unique_id_l, unique_id_r, match_probability, match_weight, dob_explained)."""
+    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+    columns = set(lprep.columns) - {UID}
+    with _seeded_global_random(seed):
+        db_api = DuckDBAPI(connection=con)
+        frames = [
+            db_api.register(lprep.to_arrow(), dataset_display_name="left_records"),
+            db_api.register(rprep.to_arrow(), dataset_display_name="right_records"),
+        ]
+        prior = None if link_rate is None else min(max(link_rate / rprep.height, 1e-12), 1.0)
+        settings = SettingsCreator(
+            link_type="link_only",
+            comparisons=comparisons(columns),
+            blocking_rules_to_generate_predictions=[block_on(*k) for k in blocking_keys(columns)],
+            probability_two_random_records_match=prior if prior is not None else 1e-4,
+            retain_intermediate_calculation_columns=False,
+            retain_matching_columns=True,
+        )
+        linker = Linker(frames, settings, log_level=logging.ERROR)
+        if prior is None:
+            _estimate_prior(linker, columns)
+        linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
+        model = _model(linker)
+        starting = _m_values(model)
+        for keys in training_keys(columns):
+            model = _train_em(frames, model, keys, max_pairs, _pair_count(lprep, rprep, keys))
+        linker = Linker(frames, _shrunk(model, starting, m_shrinkage), log_level=logging.ERROR)
+        predictions = linker.inference.predict(threshold_match_probability=floor if floor > 0 else None)
+        return _score_sql(con, predictions.physical_name, has_dob=DOB in columns)
+
+
+@contextlib.contextmanager
+def _seeded_global_random(seed: int) -> Iterator[None]:
+    """Seed the global `random` for the block and put its state back afterwards.
+
+    Splink 5 names its temporary tables with the global generator (in `DuckDBAPI`, in u sampling) and
+    takes no generator argument. Names don't change results; seeding makes them reproducible, and the
+    restored state leaves the project's global generator exactly as it was (the tests check that).
+    Not thread-safe, like Splink's own table cache.
+    """
+    state = random.getstate()
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(state)
+
+
+def _model(linker: Any) -> Model:
+    """The linker's model as Splink's dictionary, with unobserved levels' m and u written out."""
+    model: Model = linker.misc.save_model_to_json()
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if not level.get("is_null_level"):
+                level.setdefault("m_probability", _NOT_OBSERVED)
+                level.setdefault("u_probability", _NOT_OBSERVED)
+    return model
+
+
+def _m_values(model: Model) -> list[list[float | None]]:
+    return [
+        [None if lvl.get("is_null_level") else lvl["m_probability"] for lvl in c["comparison_levels"]]
+        for c in model["comparisons"]
+    ]
+
+
+def _pair_count(lprep: pl.DataFrame, rprep: pl.DataFrame, keys: Sequence[str]) -> int:
+    """Left-right pairs agreeing on every key (nulls agree with nothing), as Splink's `block_on` blocks."""
+    sides = [f.drop_nulls(keys).group_by(keys).len(name=n) for f, n in ((lprep, "_nl"), (rprep, "_nr"))]
+    joined = sides[0].join(sides[1], on=list(keys), how="inner")
+    return int(joined.select((pl.col("_nl") * pl.col("_nr")).sum()).item() or 0)
+
+
+def _train_em(frames: list[Any], model: Model, keys: Sequence[str], max_pairs: float, pairs: int) -> Model:
+    """One EM session from `model`; with too little data keep `model` (the starting m values).
+
+    A rule that blocks no pair at all is skipped without asking Splink; a session that fails on too few
+    pairs leaves its linker half-changed (Splink drops the comparisons the rule uses while it runs),
+    so that linker is discarded and the model returned as it came in.
+    """
+    from splink import Linker, block_on
+
+    if pairs == 0:
+        _log.warning("EM skipped for one training rule (no pairs to estimate from)")
+        return model
+    linker = Linker(frames, copy.deepcopy(model), log_level=logging.ERROR)  # Splink may keep and change it
+    try:
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            block_on(*keys), estimate_without_term_frequencies=True, max_pairs=max_pairs
+        )
+    except (ValueError, ZeroDivisionError):
+        _log.warning("EM skipped for one training rule (too few pairs to estimate every level)")
+        return model
+    return _model(linker)
+
+
+def _shrunk(model: Model, starting: list[list[float | None]], weight: float) -> Model:
+    """Pull EM's m estimates `weight` of the way back to the starting values, and floor them.
+
+    EM on the records exact tracing left behind sees a biased sample (e.g. almost no name typos where
+    the postcode agrees, because those were traced exactly), and can drive an m to ~0 — a level that then
+    vetoes true matches. Shrinking toward the documented starting values keeps such levels plausible.
+    """
+    for comparison, start in zip(model["comparisons"], starting, strict=True):
+        for level, m0 in zip(comparison["comparison_levels"], start, strict=True):
+            if level.get("is_null_level") or level.get("m_probability") is None:
+                continue
+            m = level["m_probability"]
+            m = m if m0 is None else (1 - weight) * m + weight * m0
+            level["m_probability"] = max(m, _M_FLOOR)
+    return model
+
+
+def _estimate_prior(linker: Any, columns: set[str]) -> None:
+    from splink import block_on
+
+    rules = [block_on(*keys) for keys in prior_keys(columns)]
+    if rules:
+        try:
+            linker.training.estimate_probability_two_random_records_match(rules, recall=0.8)
+        except Exception:  # no deterministic matches at all: keep the default prior
+            _log.warning("could not estimate the match prior; using the default")
+
+
+def _score_sql(con: duckdb.DuckDBPyConnection, table: str, *, has_dob: bool) -> pl.DataFrame:
+    """Scored pairs with the DOB safety flag, computed in SQL independently of the model's levels."""
+    explained = DOB_EXPLAINED if has_dob else "TRUE"
+    # `table` is a Splink-generated physical name, never user input.
+    q = (
+        "SELECT unique_id_l, unique_id_r, match_probability, match_weight, "  # noqa: S608
+        f"{explained} AS dob_explained FROM {table}"
+    )
+    return con.sql(q).pl()
