@@ -19,11 +19,10 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import duckdb
 import joblib
 import numpy as np
 import polars as pl
@@ -35,16 +34,12 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, SplineTransformer, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from cohort.features_sql import LTC_CODELISTS, compute_features
+from cohort.features_sql import LTC_CODELISTS
 from cohort.model_metrics import calibration_table, metrics, subgroup_metrics
 from cohort.model_window import (
     OUTCOME,
-    OUTCOME_MONTHS,
     TrainingWindow,
     eligible,
-    latest_date,
-    months_before,
-    training_frame,
 )
 from cohort.tiers import DEFAULT_CUTS, TierCuts, assign_tiers
 
