@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import forbid_global_random
+from tests.fixtures.randomness import forbid_global_random
 
 
 @pytest.fixture(autouse=True)
