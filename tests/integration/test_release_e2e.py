@@ -1,5 +1,6 @@
-"""End to end: load a small ICS through Dagster, release a cohort list with `phm release` and with the
-`release_cohort` Dagster job, then check the list, the audit chain, the warehouse and the event log."""
+"""End to end on the shared load of the small ICS (a private copy of its home, in the Dagster instance
+that ran it): release a cohort list with `phm release` (a real process) and with the `release_cohort`
+Dagster job, then check the list, the audit chain, the warehouse and every run's event log."""
 
 from __future__ import annotations
 
@@ -9,21 +10,19 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
-import pytest
 from dagster._serdes import serialize_value
 
 from cohort.publish import publish_tables
 from core.layout import Home
 from linkage.warehouse import open_read_only
-from phm.cli import main
 from pipelines.assets_cohort import cohorts, published
 from pipelines.definitions import build_definitions
 from pipelines.resources import PhmPaths
-from pipelines.runner import load
 from pseudonymisation import KeyProvider, Tokeniser
 from pseudonymisation.release.register import EXAMPLE_REGISTER, load_register
 from pseudonymisation.release.release import outbox_dir
 from pseudonymisation.vault import Vault
+from tests.fixtures.cli import phm
 
 # Synthetic NHS numbers are 999 000 0000 - 999 999 9999; not inside a token or id (hex, uuid).
 NHS_LIKE = re.compile(r"(?<![0-9A-Za-z])999[0-9]{7}(?![0-9A-Za-z])")
@@ -129,61 +128,62 @@ def _warehouse_nhs_hits(home: Home, nhs_numbers: pl.Series) -> dict[str, int]:
     return hits
 
 
-def test_release_end_to_end(small_ics: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    home = Home(tmp_path / "home").prepare()
+def test_release_end_to_end(small_ics: Path, loaded_copy: Home, load_instance: dg.DagsterInstance) -> None:
+    home = loaded_copy
+    instance = load_instance
     truth = pl.read_parquet(small_ics / "truth" / "persons.parquet").select(
         pl.col("nhs_number").cast(pl.String), "practice_end"
     )
-    with dg.instance_for_test() as instance:
-        load(data=small_ics, home=home, instance=instance)
-        _add_hba1c_codelist(home, small_ics, instance)
-        candidates = _candidates(home)
-        assert candidates, "no cohort member at any practice a purpose permits"
-        purpose, cohort, practice, members = candidates[0]
-        assert members > 0
+    _add_hba1c_codelist(home, small_ics, instance)
+    candidates = _candidates(home)
+    assert candidates, "no cohort member at any practice a purpose permits"
+    purpose, cohort, practice, members = candidates[0]
+    assert members > 0
 
-        # 1. `phm release` (the synthetic landing register predates the register format: name the shipped one)
-        argv = ["--purpose", purpose, "--cohort", cohort, "--practice", practice, "--requester", REQUESTER]
-        common = ["--home", str(home.root), "--data", str(small_ics), "--register", str(EXAMPLE_REGISTER)]
-        assert main(["release", *argv, *common]) == 0
-        capsys.readouterr()
-        [path] = sorted((outbox_dir(home) / purpose / practice).glob("*.csv"))
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        released = _released(path)
-        assert released.height > 0
-        _check_practice(released, practice, truth, home)
+    # 1. `phm release` (the synthetic landing register predates the register format: name the shipped one)
+    argv = ["--purpose", purpose, "--cohort", cohort, "--practice", practice, "--requester", REQUESTER]
+    common = ["--home", str(home.root), "--data", str(small_ics), "--register", str(EXAMPLE_REGISTER)]
+    granted = phm("release", *argv, *common)
+    assert granted.returncode == 0, granted.stderr
+    [path] = sorted((outbox_dir(home) / purpose / practice).glob("*.csv"))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    released = _released(path)
+    assert released.height > 0
+    _check_practice(released, practice, truth, home)
 
-        # 2. the same request through the Dagster job, for the next practice (a different file)
-        other = next(c for c in candidates[1:] if c[2] != practice)
-        defs = build_definitions(data=str(small_ics), home=str(home.root))
-        config = {
-            "purpose": other[0], "cohort": other[1], "practice": other[2], "requester": REQUESTER,
-            "register_file": str(EXAMPLE_REGISTER),
-        }  # fmt: skip
-        result = defs.resolve_job_def("release_cohort").execute_in_process(
-            instance=instance, run_config={"ops": {"release_cohort_list": {"config": config}}}
-        )
-        assert result.success
-        count = result.output_for_node("release_cohort_list")
-        [job_path] = sorted((outbox_dir(home) / other[0] / other[2]).glob("*.csv"))
-        job_released = _released(job_path)
-        assert count == job_released.height > 0
-        _check_practice(job_released, other[2], truth, home)
-        assert not set(job_released["nhs_number"]) & set(released["nhs_number"])
+    # 2. the same request through the Dagster job, for the next practice (a different file)
+    other = next(c for c in candidates[1:] if c[2] != practice)
+    defs = build_definitions(data=str(small_ics), home=str(home.root))
+    config = {
+        "purpose": other[0], "cohort": other[1], "practice": other[2], "requester": REQUESTER,
+        "register_file": str(EXAMPLE_REGISTER),
+    }  # fmt: skip
+    result = defs.resolve_job_def("release_cohort").execute_in_process(
+        instance=instance, run_config={"ops": {"release_cohort_list": {"config": config}}}
+    )
+    assert result.success
+    count = result.output_for_node("release_cohort_list")
+    [job_path] = sorted((outbox_dir(home) / other[0] / other[2]).glob("*.csv"))
+    job_released = _released(job_path)
+    assert count == job_released.height > 0
+    _check_practice(job_released, other[2], truth, home)
+    assert not set(job_released["nhs_number"]) & set(released["nhs_number"])
 
-        # 3. the audit chain holds
-        assert main(["audit", "verify", "--home", str(home.root)]) == 0
-        assert "audit log OK: 2 entries" in capsys.readouterr().out
+    # 3. the audit chain holds
+    verified = phm("audit", "verify", "--home", str(home.root))
+    assert verified.returncode == 0, verified.stderr
+    assert "audit log OK: 2 entries" in verified.stdout
 
-        # 4. no NHS number in the analyst warehouse
-        assert _warehouse_nhs_hits(home, truth["nhs_number"]) == {}
+    # 4. no NHS number in the analyst warehouse
+    assert _warehouse_nhs_hits(home, truth["nhs_number"]) == {}
 
-        # 5. no NHS number in any Dagster run (the load and the release job): event logs and run records
-        true_numbers = set(truth["nhs_number"].to_list())
-        runs = instance.get_runs()
-        assert len(runs) >= 2
-        for run in runs:
-            text = serialize_value(run) + "".join(serialize_value(e) for e in instance.all_logs(run.run_id))
-            found = set(re.findall(r"(?<![0-9])[0-9]{10}(?![0-9])", text))
-            assert not found & true_numbers, f"run {run.job_name} logs an NHS number"
-            assert not NHS_LIKE.search(text), f"run {run.job_name} logs something shaped like an NHS number"
+    # 5. no NHS number in any Dagster run (the load, the cohort refresh and the release job): event logs
+    # and run records
+    true_numbers = set(truth["nhs_number"].to_list())
+    runs = instance.get_runs()
+    assert sorted(run.job_name for run in runs) == ["__ephemeral_asset_job__", "load_all", "release_cohort"]
+    for run in runs:
+        text = serialize_value(run) + "".join(serialize_value(e) for e in instance.all_logs(run.run_id))
+        found = set(re.findall(r"(?<![0-9])[0-9]{10}(?![0-9])", text))
+        assert not found & true_numbers, f"run {run.job_name} logs an NHS number"
+        assert not NHS_LIKE.search(text), f"run {run.job_name} logs something shaped like an NHS number"

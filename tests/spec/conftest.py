@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import global_random_untouched
+from tests.fixtures.randomness import global_random_untouched
 
 
 @pytest.fixture(autouse=True)

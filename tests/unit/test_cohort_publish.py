@@ -3,6 +3,8 @@ match their data dictionary (docs/warehouse.md, 'Tables added by the cohort step
 
 from __future__ import annotations
 
+import fcntl
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,10 +16,11 @@ import cohort
 from cohort.definitions import load_cohorts
 from cohort.features import FEATURE_COLUMNS
 from cohort.publish import PublishError, cohort_tables, publish_tables
+from core.publish import swap_in
 from linkage.warehouse import open_read_only
 from pipelines import assets_cohort
 from pseudonymisation.release.register import EXAMPLE_REGISTER, load_register
-from tests.unit.test_linkage_warehouse import DOCS, _documented
+from tests.fixtures.staged_home import DOCS, documented_columns
 
 T1, T2 = "P1-" + "a" * 32, "P1-" + "b" * 32
 _VALUES: dict[str, tuple[object, object]] = {
@@ -80,7 +83,7 @@ def test_data_dictionary_matches_published_cohort_tables(tmp_path: Path) -> None
     path = _warehouse(tmp_path)
     publish_tables(path, _tables())
     published = {row for row in _columns(path) if row[0] != "person"}
-    documented = _documented(DOCS.read_text(encoding="utf-8"), cohort_step=True)
+    documented = documented_columns(DOCS.read_text(encoding="utf-8"), cohort_step=True)
     assert {(t, c) for t, c, _ in documented} == {(t, c) for t, c, _ in published}
     assert documented == published
     assert {t for t, _, _ in documented} == {
@@ -182,31 +185,51 @@ def test_cohort_purposes_are_register_purposes_that_permit_them() -> None:
         assert register.purpose(d.purpose).permits_cohort(d.id), d.id
 
 
-def test_writers_take_turns_on_the_warehouse(tmp_path: Path) -> None:
-    # A second publish waits while a build holds the file, so it copies the build's result, not the
-    # file the build is replacing.
-    import threading
-    import time
+def test_writers_take_turns_on_the_warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second publish waits while a build holds the file, so it copies the build's result, not the
+    file the build is replacing.
 
-    from core.publish import swap_in
-
+    Handshake, no sleeps: the second writer first asks for the lock without waiting and records whether
+    it was refused (the build holds it) before it waits for real; the build finishes only once the
+    second writer has asked. A lock that is missing, shared, or on another file lets the second writer
+    in at once, and the test fails whenever its thread happens to start."""
     path = tmp_path / "warehouse.duckdb"
     with swap_in(path) as con:
         con.execute("CREATE TABLE person AS SELECT 1 AS v")
+    real_flock = fcntl.flock
+    asked = threading.Event()
+    lock_outcomes: list[str] = []
     order: list[str] = []
 
-    def publish() -> None:
-        with swap_in(path, from_published=True) as con:
-            order.append(f"publish saw {con.execute('SELECT v FROM person').fetchall()[0][0]}")
-            con.execute("CREATE TABLE cohort AS SELECT 1 AS c")
+    def flock(fd: int, operation: int) -> None:
+        if threading.current_thread() is not other or operation == fcntl.LOCK_UN:
+            real_flock(fd, operation)
+            return
+        try:
+            real_flock(fd, operation | fcntl.LOCK_NB)
+            lock_outcomes.append("granted at once")
+        except BlockingIOError:
+            lock_outcomes.append("refused while the build holds it")
+            asked.set()
+            real_flock(fd, operation)
 
+    def publish() -> None:
+        try:
+            with swap_in(path, from_published=True) as con:
+                order.append(f"publish saw {con.execute('SELECT v FROM person').fetchall()[0][0]}")
+                con.execute("CREATE TABLE cohort AS SELECT 1 AS c")
+        finally:
+            asked.set()  # a writer that never waited must not leave the build waiting for it
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    other = threading.Thread(target=publish)
     with swap_in(path) as con:
         con.execute("CREATE TABLE person AS SELECT 2 AS v")
-        other = threading.Thread(target=publish)
         other.start()
-        time.sleep(0.3)
+        assert asked.wait(timeout=60)
         order.append("build done")
     other.join()
+    assert lock_outcomes == ["refused while the build holds it"]
     assert order == ["build done", "publish saw 2"]
     check = duckdb.connect(str(path), read_only=True)
     assert sorted(t for (t,) in check.execute("SHOW TABLES").fetchall()) == ["cohort", "person"]

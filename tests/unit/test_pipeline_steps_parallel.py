@@ -1,95 +1,13 @@
-"""Per-file stages run several files at once (threads): same files out, a bad file fails only itself."""
+"""How many files the per-file stages work on at once: PHM_WORKERS, read when a stage starts.
+
+The stages themselves, run with one and with two workers over real files, are tested in
+tests/integration/test_pipeline_steps_parallel.py."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import polars as pl
 import pytest
-from polars.testing import assert_frame_equal
 
-from connectors.spec import EXTRACTS
-from core.layout import Home
 from pipelines import steps
-from pseudonymisation import KeyProvider
-
-
-@pytest.fixture(scope="module")
-def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from synthetic import GeneratorConfig, generate
-
-    out = tmp_path_factory.mktemp("tiny_ics")
-    generate(GeneratorConfig(persons=400, seed=3, months=3), out)
-    return out / "landing"
-
-
-def load(landing: Path, root: Path, keys_dir: Path) -> tuple[Home, list[steps.MonthOutcome]]:
-    """Ingest every file and pseudonymise every source, as the pipeline does (keys from `keys_dir`)."""
-    home = Home(root).prepare()
-    registers = steps.load_registers(landing, home)
-    pairs = [(s, m) for s in EXTRACTS for m in steps.landing_months(landing)]
-    outcomes = steps.ingest_months(pairs, landing, home, registers, "test-load")
-    steps.build_gp_master(home)
-    steps.trace_records(home, probabilistic=False)
-    keys = KeyProvider.dev(keys_dir)
-    steps.build_token_map(home, keys, registers)
-    for source in EXTRACTS:
-        steps.pseudonymise_source(source, home, keys, registers)
-    return home, outcomes
-
-
-def outputs(home: Home) -> dict[str, pl.DataFrame]:
-    root = home.root
-    return {
-        str(p.relative_to(root)): pl.read_parquet(p)
-        for zone in ("identifiable/staged", "pseudonymised")
-        for p in sorted((root / zone).rglob("*.parquet"))
-    }
-
-
-def test_two_workers_write_exactly_what_one_writes(
-    landing: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("PHM_WORKERS", "1")
-    one, outcomes_one = load(landing, tmp_path / "one", tmp_path / "keys")
-    monkeypatch.setenv("PHM_WORKERS", "2")
-    two, outcomes_two = load(landing, tmp_path / "two", tmp_path / "keys")
-    assert outcomes_one == outcomes_two
-    assert [(o.source, o.month) for o in outcomes_two] == [
-        (s, m) for s in EXTRACTS for m in ("2026-08", "2026-09", "2026-10")
-    ]
-    first, second = outputs(one), outputs(two)
-    assert sorted(first) == sorted(second)
-    # 9 sources x 3 months, each: identifiable staged, pseudonymised staged, and counts of quarantine,
-    # opt-outs and reconciliation.
-    assert len(first) == 5 * 9 * 3
-    for name, frame in first.items():
-        assert_frame_equal(frame, second[name], check_row_order=True)
-
-
-def test_a_bad_file_fails_only_its_month(landing: Path, tmp_path: Path) -> None:
-    data = tmp_path / "landing"
-    import shutil
-
-    shutil.copytree(landing, data)
-    (data / "ecds" / "ecds_2026-09.csv").write_bytes(b"")
-    (data / "apc" / "apc_2026-10.csv").unlink()
-    home = Home(tmp_path / "home").prepare()
-    registers = steps.load_registers(data, home)
-    outcomes = steps.ingest_months(
-        [("ecds", "2026-08"), ("ecds", "2026-09"), ("apc", "2026-10"), ("ecds", "2026-10")],
-        data, home, registers, "test-load",
-    )  # fmt: skip
-    assert [(o.month, o.error) for o in outcomes] == [
-        ("2026-08", None),
-        ("2026-09", "ecds/ecds_2026-09.csv: empty file (no header row)"),
-        ("2026-10", None),
-        ("2026-10", None),
-    ]
-    assert outcomes[2].counts is None  # no apc file that month
-    data_lines = len((data / "ecds" / "ecds_2026-08.csv").read_text().splitlines()) - 1
-    assert outcomes[0].counts == steps.StageCounts(rows_in=data_lines, loaded=14, opted_out=1)
-    assert steps.staged_months(home, "ecds") == ["2026-08", "2026-10"]
 
 
 @pytest.mark.parametrize(("value", "expected"), [("1", 1), ("3", 3), ("0", 1)])

@@ -12,7 +12,7 @@ from pipelines.assets_link import WAREHOUSE_KEY, pseudonymised_key
 from pipelines.assets_quality import REPORT_KEY, check_name, quality_assets, quality_checks
 from pipelines.resources import PhmPaths
 from quality import before_publish_hook, load_config
-from tests.unit.test_linkage_warehouse import BUILT_AT, write_home
+from tests.fixtures.staged_home import BUILT_AT, write_home
 
 
 def test_definitions_load_with_checks_on_sources_and_warehouse(tmp_path: Path) -> None:

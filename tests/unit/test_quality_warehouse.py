@@ -1,4 +1,4 @@
-"""Quality on a small warehouse built from inline staged parquet (the linkage warehouse test's home):
+"""Quality on a small warehouse built from inline staged parquet (tests/fixtures/staged_home.py):
 dq_results written through the build hook, history and volume checks, coverage suppression, report."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from quality import (
     results_from_table,
     write_report,
 )
-from tests.unit.test_linkage_warehouse import build, write_home
+from tests.fixtures.staged_home import build, write_home
 
 AS_OF = date(2025, 3, 1)
 
