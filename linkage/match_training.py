@@ -1,9 +1,9 @@
 """Fit the `linkage.match_model` model with Splink 5 on two prepared frames and score the blocked pairs.
 
 u by seeded random sampling, m by expectation maximisation over the training rules, then each m pulled
-back toward its documented starting value. Only Splink's public API is used: the model travels between
-steps as Splink's own model dictionary (`linker.misc.save_model_to_json`), and a new `Linker` is built
-from it wherever the model changes outside Splink (a failed EM session, the shrinkage). Splink's
+back toward its documented starting value. Only Splink's public API is used: where the model must change
+outside Splink (undoing a failed EM session, the shrinkage) it is taken as Splink's own model dictionary
+(`linker.misc.save_model_to_json`), changed, and a new `Linker` built from it. Splink's
 logging is kept at ERROR; nothing here logs or raises with row values.
 """
 
@@ -63,11 +63,10 @@ def splink_scores(
         if prior is None:
             _estimate_prior(linker, columns)
         linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
-        model = _model(linker)
-        starting = _m_values(model)
+        starting = _m_values(_model(linker))
         for keys in training_keys(columns):
-            model = _train_em(frames, model, keys, max_pairs, _pair_count(lprep, rprep, keys))
-        linker = Linker(frames, _shrunk(model, starting, m_shrinkage), log_level=logging.ERROR)
+            linker = _train_em(frames, linker, keys, max_pairs, _pair_count(lprep, rprep, keys))
+        linker = _linker(frames, _shrunk(_model(linker), starting, m_shrinkage))
         predictions = linker.inference.predict(threshold_match_probability=floor if floor > 0 else None)
         return _score_sql(con, predictions.physical_name, has_dob=DOB in columns)
 
@@ -114,27 +113,38 @@ def _pair_count(lprep: pl.DataFrame, rprep: pl.DataFrame, keys: Sequence[str]) -
     return int(joined.select((pl.col("_nl") * pl.col("_nr")).sum()).item() or 0)
 
 
-def _train_em(frames: list[Any], model: Model, keys: Sequence[str], max_pairs: float, pairs: int) -> Model:
-    """One EM session from `model`; with too little data keep `model` (the starting m values).
+def _linker(frames: list[Any], model: Model) -> Any:
+    """A linker over `frames` from a model dictionary of this module's own making.
 
-    A rule that blocks no pair at all is skipped without asking Splink; a session that fails on too few
-    pairs leaves its linker half-changed (Splink drops the comparisons the rule uses while it runs),
-    so that linker is discarded and the model returned as it came in.
+    Settings validation is skipped: the comparisons are those the first linker validated, and
+    validating again costs about half a second per linker.
     """
-    from splink import Linker, block_on
+    from splink import Linker
+
+    return Linker(frames, copy.deepcopy(model), log_level=logging.ERROR, validate_settings=False)
+
+
+def _train_em(frames: list[Any], linker: Any, keys: Sequence[str], max_pairs: float, pairs: int) -> Any:
+    """One EM session on `linker`; with too little data keep the model as it was (the starting m values).
+
+    A rule that blocks no pair at all is skipped without asking Splink. A session that fails on too few
+    pairs leaves the linker half-changed (Splink drops the comparisons the rule uses while it runs), so
+    a linker rebuilt from the model as it was before the session takes its place.
+    """
+    from splink import block_on
 
     if pairs == 0:
         _log.warning("EM skipped for one training rule (no pairs to estimate from)")
-        return model
-    linker = Linker(frames, copy.deepcopy(model), log_level=logging.ERROR)  # Splink may keep and change it
+        return linker
+    before = _model(linker)
     try:
         linker.training.estimate_parameters_using_expectation_maximisation(
             block_on(*keys), estimate_without_term_frequencies=True, max_pairs=max_pairs
         )
     except (ValueError, ZeroDivisionError):
         _log.warning("EM skipped for one training rule (too few pairs to estimate every level)")
-        return model
-    return _model(linker)
+        return _linker(frames, before)
+    return linker
 
 
 def _shrunk(model: Model, starting: list[list[float | None]], weight: float) -> Model:
