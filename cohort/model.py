@@ -41,6 +41,13 @@ from cohort.model_window import (
     TrainingWindow,
     eligible,
 )
+
+# The training window's helpers are part of this module's public face (the assets and the benchmark
+# call them as `cohort.model.X`); they live in cohort.model_window.
+from cohort.model_window import OUTCOME_MONTHS as OUTCOME_MONTHS
+from cohort.model_window import latest_date as latest_date
+from cohort.model_window import months_before as months_before
+from cohort.model_window import training_frame as training_frame
 from cohort.tiers import DEFAULT_CUTS, TierCuts, assign_tiers
 
 VALIDATION_SHARE = 0.25
