@@ -58,6 +58,7 @@ __all__ = [
     "VerifyResult",
     "Subject",
     "os_account",
+    "recorded_id",
     "verify",
 ]
 
@@ -101,6 +102,12 @@ class AuditEntry:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def recorded_id(value: str, shape: re.Pattern[str]) -> str | None:
+    """An id as the log records it: only if it has the id's shape and nothing like an NHS number in it,
+    else None (the log never holds free text a caller typed)."""
+    return value if shape.fullmatch(value) and not NHS_LIKE.search(value) else None
 
 
 def os_account() -> str:

@@ -46,7 +46,7 @@ from core.layout import Home
 
 from ..keys import KeyProvider
 from ..tokens import _DOMAIN_RE, Tokeniser, _derive, _map_distinct  # one keyed-hash scheme
-from .audit import AuditLog, Subject
+from .audit import AuditLog, Subject, recorded_id
 from .members import COHORT_TABLE, PERSON_TABLE, RISK_TABLE, Denied, open_warehouse
 from .release import DENIAL_REASONS, check_purpose, check_user, governance_in_force
 
@@ -163,9 +163,9 @@ def extract(
     log = AuditLog.for_home(home, keys)
     log.head()  # a broken audit log refuses the extract before anything is read
     audit: Subject = {
-        "user": user if _ID_RE.fullmatch(user) else None,
-        "purpose": purpose if _ID_RE.fullmatch(purpose) else None,
-        "cohort": cohort if _COHORT_RE.fullmatch(cohort) else None,
+        "user": recorded_id(user, _ID_RE),
+        "purpose": recorded_id(purpose, _ID_RE),
+        "cohort": recorded_id(cohort, _COHORT_RE),
         "practice": None,
     }
     register_sha: str | None = None

@@ -43,7 +43,7 @@ from core.layout import Home
 
 from ..keys import KeyProvider, KeyProviderError
 from ..vault import Vault, VaultError, VaultTamperError
-from .audit import AuditLog, Subject
+from .audit import AuditLog, Subject, recorded_id
 from .bundle import Governance, GovernanceError, load_installed
 from .consent import Consent, ConsentError, active_consent
 from .members import (
@@ -116,11 +116,6 @@ class ReleaseOutcome:
 def rotation_journal_path(home: Home) -> Path:
     """Present while ``rotate_keys`` runs (or was interrupted); releases are refused meanwhile."""
     return home.identifiable / "key_rotation.json"
-
-
-def _recorded(value: str, pattern: re.Pattern[str]) -> str | None:
-    """An id as the audit log records it: only if it has the shape of an id (never free text)."""
-    return value if pattern.fullmatch(value) else None
 
 
 def governance_in_force(home: Home) -> Governance:
@@ -223,10 +218,10 @@ def release(
     log = AuditLog.for_home(home, keys)
     log.head()  # the whole chain and its head file must hold before anything else happens
     audit: Subject = {
-        "user": _recorded(user, _USER_ID),
-        "purpose": _recorded(purpose, _SAFE_ID),
-        "cohort": _recorded(cohort, _SAFE_ID),
-        "practice": _recorded(practice, _ODS_PRACTICE),
+        "user": recorded_id(user, _USER_ID),
+        "purpose": recorded_id(purpose, _SAFE_ID),
+        "cohort": recorded_id(cohort, _SAFE_ID),
+        "practice": recorded_id(practice, _ODS_PRACTICE),
     }
     register_sha: str | None = None
     con: duckdb.DuckDBPyConnection | None = None
