@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pseudonymisation.release.extract import ExtractError, domain_tokens, extract
+from pseudonymisation.release.extract import ExtractError, ExtractOutcome, domain_tokens, extract
 from tests.fixtures.release_home import COHORT, NOW, TinyHome, make_home, nhs_number, write_landing
 
 
@@ -20,16 +20,10 @@ def tiny(tmp_path: Path) -> TinyHome:
     return make_home(tmp_path)
 
 
-def _extract(  # type: ignore[no-untyped-def]
-    tiny: TinyHome,
-    domain: str,
-    out: Path | None = None,
-    *,
-    user: str = "analyst-a",
-    purpose: str = "research-extract",
-):
-    return extract(home=tiny.home, landing=tiny.landing, purpose=purpose, user=user, domain=domain,
-                   cohort=COHORT, keys=tiny.keys, now=NOW, out=out)  # fmt: skip
+def _extract(tiny: TinyHome, domain: str, out: Path | None = None, **who: str) -> ExtractOutcome:
+    args = {"user": "analyst-a", "purpose": "research-extract", **who}
+    return extract(home=tiny.home, landing=tiny.landing, domain=domain, cohort=COHORT, keys=tiny.keys, now=NOW,
+                   out=out, **args)  # fmt: skip
 
 
 def _extract_entries(tiny: TinyHome) -> list[dict[str, object]]:
@@ -113,7 +107,7 @@ def test_refused_extracts_are_audited_and_write_nothing(
     tiny: TinyHome, kwargs: dict[str, str], reason: str
 ) -> None:
     with pytest.raises(ExtractError) as caught:
-        _extract(tiny, "research-a", **kwargs)
+        _extract(tiny, "research-a", None, **kwargs)
     assert caught.value.reason == reason
     [entry] = _extract_entries(tiny)
     assert (entry["outcome"], entry["reason"], entry["count_released"]) == ("denied", reason, 0)
