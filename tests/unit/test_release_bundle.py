@@ -137,3 +137,30 @@ def test_an_approver_is_added_once_and_audited(tiny: TinyHome, tmp_path: Path) -
     ]
     sign_bundle(tiny.bundle, key, "caldicott-guardian", now=NOW)
     assert verify_bundle(tiny.bundle, tiny.home.governance_approvers).approver == "caldicott-guardian"
+
+
+def test_dev_mode_signs_and_installs_the_example_governance_once(tmp_path: Path) -> None:
+    from core.layout import Home
+    from pseudonymisation import KeyProvider
+    from pseudonymisation.release.setup import install_dev_governance
+
+    landing = tmp_path / "landing"
+    (landing / "reference").mkdir(parents=True)
+    (landing / "reference" / "practices.csv").write_text(
+        "Practice_Code,Practice_Name,PCN_Code,PCN_Name,Place,Practice_Postcode\n"
+        "A81001,North Surgery,U12345,North PCN,Place,XX1 1XX\nB82005,South Surgery,U23456,South PCN,Place,XX2 2XX\n"
+    )
+    home = Home(tmp_path / "home").prepare()
+    keys = KeyProvider.dev(home.keys)
+    governance = install_dev_governance(home, landing, keys, home.keys)
+    assert governance is not None and governance.approver == "dev-approver"
+    assert [u.id for u in governance.users.users] == [
+        "gp-a81001", "cc-a81001", "gp-b82005", "cc-b82005", "analyst-research",
+    ]  # fmt: skip
+    assert [o.ods for o in governance.organisations.organisations] == ["A81001", "B82005"]
+    assert stat.S_IMODE(home.dev_approver_key.stat().st_mode) == 0o600
+    assert stat.S_IMODE((home.practice_side / "A81001.key").stat().st_mode) == 0o600
+    assert stat.S_IMODE(home.practice_side.stat().st_mode) == 0o700
+    assert install_dev_governance(home, landing, keys, home.keys) is None  # already installed: untouched
+    events = [json.loads(line)["event"] for line in home.audit_log.read_text().splitlines()]
+    assert events == ["approver_add", "register_install"]
