@@ -57,6 +57,21 @@ def _installed_sha(home: Home) -> str | None:
         return None
 
 
+def _publish_report(home: Home, keys: KeyProvider) -> None:
+    """Rewrite the transparency report after a governed act, so the audit head it publishes is the
+    latest. A report that cannot be written never changes the act's outcome (the head file already
+    holds the head); the next `phm transparency` or load says why."""
+    import duckdb
+
+    from pseudonymisation.release.bundle import GovernanceError, load_installed
+    from pseudonymisation.release.transparency import write_report
+
+    try:
+        write_report(home, load_installed(home), keys, now=datetime.now(UTC))
+    except (GovernanceError, OSError, duckdb.Error):
+        return
+
+
 def register_commands(app: typer.Typer) -> None:
     """Add the governed-release commands (and the `audit` and `keys` groups) to the `phm` app."""
     audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
@@ -79,11 +94,13 @@ def register_commands(app: typer.Typer) -> None:
         from pseudonymisation.release.release import release
 
         h = Home(home.resolve())
+        key_provider = provider(h, keys)
         try:
             outcome = release(home=h, landing=data / "landing", purpose=purpose, cohort=cohort,
-                              practice=practice, user=user, now=datetime.now(UTC), keys=provider(h, keys))  # fmt: skip
+                              practice=practice, user=user, now=datetime.now(UTC), keys=key_provider)  # fmt: skip
         except AuditError as exc:
             raise Refused(f"release refused, the audit log cannot be used: {exc}") from None
+        _publish_report(h, key_provider)
         if not outcome.granted:
             raise Refused(
                 f"release denied ({outcome.reason}): {outcome.message} [audit seq {outcome.audit_seq}]"

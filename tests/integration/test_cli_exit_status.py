@@ -66,6 +66,8 @@ def test_granted_release_exits_0_and_a_denied_one_exits_1(tiny: TinyHome) -> Non
     assert granted.stdout.startswith("released 3 patient(s) to ")
     assert granted.stdout.rstrip().endswith("audit seq 3)")
     assert _released_path(granted.stdout).name.endswith(".csv.hpke")
+    report = (tiny.home.reports / "transparency.md").read_text()  # the new head is published at once
+    assert "Release log head: `3:" in report
 
     denied = phm(*_release(tiny, "old-pilot"))
     assert denied.returncode == 1
