@@ -52,11 +52,6 @@ class Home:
         return self.identifiable / "token_map.parquet"
 
     @property
-    def audit_log(self) -> Path:
-        """The hash-chained release audit log (folder 0700, file 0600)."""
-        return self.identifiable / "audit" / "release_audit.jsonl"
-
-    @property
     def rotation_journal(self) -> Path:
         """Present while a key rotation runs (or was interrupted); releases are refused meanwhile."""
         return self.identifiable / "key_rotation.json"
@@ -140,11 +135,6 @@ class Home:
         """The public transparency report, ``suffix`` ".md" or ".html"."""
         return self.reports / f"transparency{suffix}"
 
-    @property
-    def outbox(self) -> Path:
-        """Released lists, ``<purpose>/<practice>/<purpose>_<practice>_<stamp>.csv`` (folders 0700)."""
-        return self.root / "outbox"
-
     def extracts(self, domain: str | None = None) -> Path:
         """Pseudonymised extracts for a domain (its own tokens), ``<domain>/<domain>_<cohort>_<stamp>.csv``."""
         base = self.root / "extracts"
@@ -172,3 +162,49 @@ class Home:
         if not dagster_yaml.exists():
             dagster_yaml.write_text("telemetry:\n  enabled: false\n")
         return self
+
+    # --- governed release (docs/governance.md) -------------------------------------------------------
+    @property
+    def governance(self) -> Path:
+        """The installed governance: approvers' public keys, signed bundles, the pointer to the one in force."""
+        return self.identifiable / "governance"
+
+    @property
+    def governance_approvers(self) -> Path:
+        """``<approver id>.pub``: Ed25519 public keys of the people whose signature makes a bundle valid."""
+        return self.governance / "approvers"
+
+    @property
+    def governance_bundles(self) -> Path:
+        """Installed bundles, one folder per manifest SHA-256 (kept, so the audit log's hashes resolve)."""
+        return self.governance / "bundles"
+
+    @property
+    def governance_installed(self) -> Path:
+        """The SHA-256 of the bundle in force (one line)."""
+        return self.governance / "installed"
+
+    @property
+    def audit_log(self) -> Path:
+        """The audit log of governed actions (JSON lines, keyed-MAC chain; folder 0700, file 0600)."""
+        return self.identifiable / "audit" / "release_audit.jsonl"
+
+    @property
+    def audit_head(self) -> Path:
+        """Append-only witness of the audit log: the head (seq, MAC) after every entry."""
+        return self.identifiable / "audit" / "audit_head.jsonl"
+
+    @property
+    def outbox(self) -> Path:
+        """Sealed released lists: ``<purpose>/<practice>/<purpose>_<practice>_<stamp>_<rand>.csv.hpke``."""
+        return self.root / "outbox"
+
+    @property
+    def dev_approver_key(self) -> Path:
+        """Dev mode only: the generated approver's private signing key (stands in for an IG approver)."""
+        return self.identifiable / "dev_approver" / "dev-approver.key"
+
+    @property
+    def practice_side(self) -> Path:
+        """Dev mode only: practices' private HPKE keys, standing in for keys each practice holds itself."""
+        return self.root / "practice_side"

@@ -17,6 +17,7 @@ from rich.console import Console
 
 from core.errors import EXIT_INTERNAL, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, PhmError
 from core.layout import DEFAULT_DATA, DEFAULT_HOME
+from phm.governance_cli import register_governance
 from phm.release_cli import register_commands as register_release_commands
 
 app = typer.Typer(
@@ -65,9 +66,26 @@ def run(
     ] = 20_000,
 ) -> None:
     """Run the whole pipeline headless in Dagster: landing -> opt-outs -> tracing -> vault -> warehouse."""
-    from pipelines.runner import run_pipeline
+    from pipelines.runner import ensure_demo_data, run_pipeline
 
-    run_pipeline(data=data, home=home, demo_persons=persons, console=Console(highlight=False))
+    console = Console(highlight=False)
+    if _embedded_dev(data, home):
+        from core.layout import Home
+        from pseudonymisation import KeyProvider
+        from pseudonymisation.release.setup import install_dev_governance
+
+        ensure_demo_data(data, persons, console)
+        h = Home(home.resolve()).prepare()
+        if install_dev_governance(h, data / "landing", KeyProvider.dev(h.keys), h.keys) is not None:
+            console.print(f"Installed the example governance, signed by a dev approver ({h.governance})")
+    run_pipeline(data=data, home=home, demo_persons=persons, console=console)
+
+
+def _embedded_dev(data: Path, home: Path) -> bool:
+    """The demo on the embedded defaults in dev mode: the only case where governance is set up for you
+    (any other home takes the explicit `phm governance approver add / sign / install` steps)."""
+    defaults = data.resolve() == DEFAULT_DATA.resolve() and home.resolve() == DEFAULT_HOME.resolve()
+    return defaults and os.environ.get("PHM_ENV", "dev") == "dev"
 
 
 @app.command()
@@ -104,6 +122,7 @@ def bench_pipeline(persons: Persons = 880_000, seed: Seed = 42, months: Months =
 
 
 register_release_commands(app)
+register_governance(app)
 
 
 @bench_app.command("model")

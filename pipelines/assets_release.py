@@ -3,7 +3,8 @@
 Thin wrappers over `pseudonymisation.release`, the same code `phm release` and `phm transparency` run.
 `release_cohort` is an op job, not an asset: a release is an act requested by a named person under an
 approved purpose, never something `load_all` (every asset) should do. Its config is the CLI's
-(`purpose`, `cohort`, `practice`, `requester`). Dagster logs and metadata carry codes, counts, hashes
+(`purpose`, `cohort`, `practice`, `user`), and like the CLI it uses only the installed, signed
+governance bundle. Dagster logs and metadata carry codes, counts, hashes
 and the outbox path only: never an NHS number (docs/security.md, rule 1).
 
 Keys: like the CLI, the release never *generates* a key. With keys supplied to `PhmKeys` (environment)
@@ -21,12 +22,7 @@ from core.layout import Home
 from pipelines.resources import PhmKeys, PhmPaths
 from pseudonymisation import KeyProvider
 from pseudonymisation.release.audit import AuditError
-from pseudonymisation.release.register import (
-    GovernanceRegister,
-    RegisterError,
-    load_register,
-    resolve_register_path,
-)
+from pseudonymisation.release.bundle import GovernanceError, load_installed
 from pseudonymisation.release.release import ReleaseOutcome, release
 from pseudonymisation.release.transparency import write_report
 
@@ -35,28 +31,18 @@ PUBLISHED_KEY = dg.AssetKey(["cohort", "published"])
 
 
 class ReleaseConfig(dg.Config):
-    """The same request as `phm release`: purpose id, cohort id, receiving practice (ODS), "name, role".
-
-    `register_file`: a governance register YAML (empty: the installation's, as `phm release` finds it).
-    """
+    """The same request as `phm release`: purpose id, cohort id, receiving practice (ODS), user id."""
 
     purpose: str
     cohort: str
     practice: str
-    requester: str
-    register_file: str = ""
+    user: str
 
 
 def _release_keys(keys: PhmKeys, home: Home) -> KeyProvider:
     if keys.token_key or keys.vault_key:
         return keys.provider(home)
     return KeyProvider.from_directory(Path(keys.key_dir) if keys.key_dir else home.keys)
-
-
-def _register(paths: PhmPaths, home: Home, explicit: str = "") -> GovernanceRegister:
-    return load_register(
-        resolve_register_path(home.root, Path(paths.data), Path(explicit) if explicit else None)
-    )
 
 
 def _outcome_metadata(outcome: ReleaseOutcome) -> dict[str, Any]:
@@ -81,18 +67,13 @@ def release_cohort_list(
 ) -> dg.Output[int]:
     home = paths.installation()
     try:
-        register = _register(paths, home, config.register_file)
-    except RegisterError as exc:  # the register holds no patient data: its line and reason may be shown
-        raise dg.Failure(description=f"governance register refused: {exc}") from None
-    try:
         outcome = release(
             home=home,
             landing=paths.landing,
-            register=register,
             purpose=config.purpose,
             cohort=config.cohort,
             practice=config.practice,
-            requester=config.requester,
+            user=config.user,
             now=datetime.now(UTC),
             keys=_release_keys(keys, home),
         )
@@ -110,24 +91,22 @@ def release_cohort_list(
     return dg.Output(outcome.count_released, metadata=metadata)
 
 
-@dg.job(description="Governed release of one cohort list (config: purpose, cohort, practice, requester).")
+@dg.job(description="Governed release of one cohort list (config: purpose, cohort, practice, user).")
 def release_cohort() -> None:
     release_cohort_list()
 
 
 @dg.asset(key=["reports", "transparency"], deps=[PUBLISHED_KEY], group_name=GROUP, kinds={"html"},
           description="Public transparency report (markdown + HTML): purposes, releases per month, opt-outs.")  # fmt: skip
-def transparency_report(paths: PhmPaths) -> dg.MaterializeResult:
+def transparency_report(paths: PhmPaths, keys: PhmKeys) -> dg.MaterializeResult:
     home = paths.installation()
     try:
-        register = _register(paths, home)
-    except RegisterError as exc:
+        governance = load_installed(home)
+    except GovernanceError as exc:
         # A refused register must not stop the load; the report is not (re)written and the run says why.
-        dg.get_dagster_logger().warning(
-            f"transparency report not written: governance register refused: {exc}"
-        )
-        return dg.MaterializeResult(metadata={"written": False, "register_error": str(exc)})
-    md, page = write_report(home, register, now=datetime.now(UTC))
+        dg.get_dagster_logger().warning(f"transparency report not written: {exc}")
+        return dg.MaterializeResult(metadata={"written": False, "register_error": exc.reason})
+    md, page = write_report(home, governance, _release_keys(keys, home), now=datetime.now(UTC))
     return dg.MaterializeResult(
         metadata={
             "written": True,

@@ -7,7 +7,10 @@ Two independent 32-byte secrets, each with an integer version:
 * the **vault** key, which encrypts token -> NHS number entries (``vault.py``). Each load opens the vault
   with it to add entries (``pipelines/steps.py`` ``build_token_map``, encrypt only); entries are decrypted
   back to NHS numbers only by the governed release (``release/release.py``) and by key rotation
-  (``rotate.py``). Code serving analysts never loads it.
+  (``rotate.py``). Code serving analysts never loads it;
+* the **audit** key, which MACs the release audit log's chain (``release/audit.py``), so that a log
+  rewritten by someone without this key fails verification. Held apart from the other two (its own file
+  or variable, ``PHM_AUDIT_KEY``), one version, never rotated or retired with them.
 
 The two accessors are lazy and independent, so a process serving analysts can call ``token_key()`` without
 the vault key ever being read from disk or the environment. Sources, in the order a deployment would
@@ -40,6 +43,7 @@ from core.errors import Refused
 from core.files import private_dir, write_private
 
 __all__ = [
+    "AUDIT_KEY_VERSION",
     "KEY_BYTES",
     "Key",
     "KeyProvider",
@@ -47,12 +51,20 @@ __all__ = [
     "KeyUnavailableError",
     "Purpose",
     "WeakKeyError",
+    "create_audit_key",
 ]
 
 KEY_BYTES = 32
-Purpose = Literal["token", "vault"]
+Purpose = Literal["token", "vault", "audit"]
 
-_ENV_NAMES: dict[Purpose, str] = {"token": "PHM_TOKEN_KEY", "vault": "PHM_VAULT_KEY"}
+_ENV_NAMES: dict[Purpose, str] = {
+    "token": "PHM_TOKEN_KEY",
+    "vault": "PHM_VAULT_KEY",
+    "audit": "PHM_AUDIT_KEY",
+}
+#: The audit key has one version: it is never rotated with the token and vault keys, because every
+#: entry of the release audit log is chained under it (rotating it would mean re-keying the evidence).
+AUDIT_KEY_VERSION = 1
 _ENV_VERSION = "PHM_KEY_VERSION"
 _CURRENT_VERSION_FILE = "current_version"
 _HEX_RE = re.compile(r"[0-9a-fA-F]+")
@@ -182,7 +194,7 @@ class _EnvSource:
 
     def load(self, purpose: Purpose, version: int) -> bytes:
         name = _ENV_NAMES[purpose]
-        if version != self.current_version():
+        if purpose != "audit" and version != self.current_version():
             raise KeyUnavailableError(
                 f"{purpose} key v{version} requested but the environment holds only "
                 f"v{self.current_version()} ({_ENV_VERSION}); use a key directory for several versions"
@@ -336,6 +348,10 @@ class KeyProvider:
         """The vault encryption key (current version unless given). Only the release step needs this."""
         return self._get("vault", version)
 
+    def audit_key(self) -> Key:
+        """The audit log's MAC key (one version, independent of the token/vault version)."""
+        return self._get("audit", AUDIT_KEY_VERSION)
+
     def _get(self, purpose: Purpose, version: int | None) -> Key:
         resolved = self.current_version() if version is None else version
         _check_version(resolved, f"{purpose} key")
@@ -345,9 +361,25 @@ class KeyProvider:
         material = self._source.load(purpose, resolved)
         _check_strength(material, self._source.describe(purpose, resolved))
         key = Key(purpose, resolved, material)
-        other: Purpose = "vault" if purpose == "token" else "token"
-        sibling = self._cache.get((other, resolved))
-        if sibling is not None and secrets.compare_digest(sibling.material, key.material):
-            raise WeakKeyError(f"token and vault keys v{resolved} are identical; they must be independent")
+        for (kind, _), sibling in self._cache.items():
+            if kind != purpose and secrets.compare_digest(sibling.material, key.material):
+                raise WeakKeyError(f"the {kind} and {purpose} keys are identical; they must be independent")
         self._cache[(purpose, resolved)] = key
         return key
+
+
+def create_audit_key(directory: str | os.PathLike[str]) -> bool:
+    """Create ``audit_key_v1.key`` (0600, folder 0700) in a key folder if it has none; True if created.
+
+    Called when an installation's audit log is started (the first governance install), so that the log
+    is MAC'd from its first entry. An existing key is never replaced: that would orphan the log.
+    """
+    folder = private_dir(Path(directory))
+    path = folder / f"audit_key_v{AUDIT_KEY_VERSION}.key"
+    if path.exists():
+        return False
+    try:
+        write_private(path, base64.b64encode(secrets.token_bytes(KEY_BYTES)) + b"\n")
+    except FileExistsError:
+        return False
+    return True

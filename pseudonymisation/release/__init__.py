@@ -1,36 +1,22 @@
 """Governed release: the rules and the record for re-identifying a cohort list for a clinician.
 
-The release step (``release``), domain extracts (``extract``) and the public transparency report
-(``transparency``) stand on two foundations, neither of which touches patient data:
+Nothing here trusts the caller's word. What may be released, to whom and by whom comes from a
+**governance bundle** (register of purposes, users register, receiving organisations' public keys,
+consent evidence) that an approver signed and an explicit setup step installed (``bundle``); the
+released list is sealed to the receiving practice's key (``sealing``); every governed act is recorded
+in an audit log chained with a keyed MAC whose head is published after every entry (``audit``).
 
-- ``register``: the governance register, a reviewed YAML file saying which purposes may release which
-  cohorts, to whom, with which fields, under which legal basis and until when;
-- ``audit``: an append-only, hash-chained JSON-lines log of every release attempt, granted or denied,
-  which refuses to record anything that looks like an NHS number.
+    governance = install_bundle(home, folder)              # signature checked against installed approvers
+    outcome = release(home=home, landing=landing, purpose="proactive-frailty-review", cohort=c,
+                      practice="A81001", user="gp-a81001", now=now, keys=keys)
+    plain = open_list(outcome.path, practice_key_path)      # at the practice, with its private key
+    assert AuditLog.for_home(home, keys).verify().ok        # chain, head file (and anchors)
 
-    register = load_register(path)                      # RegisterError names file, line and reason
-    purpose = register.purpose("proactive-frailty-review")
-    if purpose.is_active(today) and purpose.permits_cohort(c) and purpose.permits_recipient(ods, pcn):
-        ...
-    log = AuditLog(audit_path)
-    log.append(requester="GP", purpose=purpose.id, cohort=c, practice=ods, outcome="denied",
-               reason="purpose_expired")
-    assert verify(audit_path).ok
-
-See docs/governance.md.
+See docs/governance.md and docs/security.md (threat model).
 """
 
-from .audit import (
-    GENESIS_HASH,
-    AuditEntry,
-    AuditError,
-    AuditLog,
-    AuditValueError,
-    Head,
-    VerifyResult,
-    sha256_file,
-    verify,
-)
+from .audit import GENESIS_MAC, AuditEntry, AuditError, AuditLog, AuditValueError, Head, VerifyResult, verify
+from .bundle import Governance, GovernanceError, add_approver, install_bundle, load_installed, sign_bundle
 from .extract import ExtractError, ExtractOutcome, domain_tokens, extract
 from .register import (
     LEGAL_BASES,
@@ -42,12 +28,14 @@ from .register import (
     UnknownPurposeError,
     load_register,
 )
-from .release import DENIAL_REASONS, ReleaseOutcome, audit_log_path, outbox_dir, release
+from .release import DENIAL_REASONS, ReleaseOutcome, release
+from .sealing import OpenListError, open_list, seal_list
 from .transparency import TransparencyReport, build_report, write_report
+from .users import UsersRegister, load_users
 
 __all__ = [
     "DENIAL_REASONS",
-    "GENESIS_HASH",
+    "GENESIS_MAC",
     "LEGAL_BASES",
     "RELEASE_FIELDS",
     "AuditEntry",
@@ -56,23 +44,31 @@ __all__ = [
     "AuditValueError",
     "ExtractError",
     "ExtractOutcome",
+    "Governance",
+    "GovernanceError",
     "GovernanceRegister",
     "Head",
+    "OpenListError",
     "Purpose",
     "Recipients",
     "RegisterError",
     "ReleaseOutcome",
     "TransparencyReport",
     "UnknownPurposeError",
+    "UsersRegister",
     "VerifyResult",
-    "audit_log_path",
+    "add_approver",
     "build_report",
     "domain_tokens",
     "extract",
+    "install_bundle",
+    "load_installed",
     "load_register",
-    "outbox_dir",
+    "load_users",
+    "open_list",
     "release",
-    "sha256_file",
+    "seal_list",
+    "sign_bundle",
     "verify",
     "write_report",
 ]

@@ -13,6 +13,12 @@ Opt-outs: an extract for an outside recipient is a use beyond individual care, s
 Opt-out and Type 1 opt-outs both apply. They are re-checked now against the registers in landing,
 tokenised with the warehouse key (again, no vault key needed).
 
+Governed like a release: the request names a purpose from the installed, signed governance bundle
+that permits this cohort and this recipient domain (``recipients.domains``), and a registered, active
+user whose RBAC role the purpose permits. Every attempt, written or refused, is appended to the audit
+log (event ``extract``) with the user, the OS account, the bundle's hash, the row count and the
+SHA-256 of the extract file; a broken audit log refuses the extract.
+
 Output (files 0600 in a 0700 folder), default ``HOME/extracts/<domain>/<domain>_<cohort>_<stamp>.csv``:
 one row per person (domain token and the generalised columns in ``EXTRACT_COLUMNS``), plus
 ``...aggregates.csv``: people by age band and risk tier under disclosure control
@@ -21,6 +27,7 @@ one row per person (domain token and the generalised columns in ``EXTRACT_COLUMN
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +37,7 @@ from typing import Final
 import duckdb
 import polars as pl
 
+from connectors.errors import ExtractFileError
 from connectors.optouts import load_opt_outs
 from core.disclosure import protect_table
 from core.errors import Refused
@@ -38,11 +46,14 @@ from core.layout import Home
 
 from ..keys import KeyProvider
 from ..tokens import _DOMAIN_RE, Tokeniser, _derive, _map_distinct  # one keyed-hash scheme
-from .release import COHORT_TABLE, PERSON_TABLE, RISK_TABLE, open_warehouse
+from .audit import AuditLog, Subject, recorded_id
+from .members import COHORT_TABLE, PERSON_TABLE, RISK_TABLE, Denied, open_warehouse
+from .release import DENIAL_REASONS, check_purpose, check_user, governance_in_force
 
 __all__ = ["EXTRACT_COLUMNS", "ExtractError", "ExtractOutcome", "domain_tokens", "extract"]
 
 _COHORT_RE = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
+_ID_RE = re.compile(r"^[a-z0-9]+(?:[-_.][a-z0-9]+)*$")
 
 #: (table, column, output name): what an extract row may hold besides the domain token. No practice,
 #: no LSOA, no birth month: the age band is computed from the birth year-month and then dropped.
@@ -56,7 +67,11 @@ _AGE_BAND_YEARS: Final = 10
 
 
 class ExtractError(Refused):
-    """The extract was refused (bad domain or cohort, no warehouse, cohort missing)."""
+    """The extract was refused; ``reason`` is the code recorded in the audit log."""
+
+    def __init__(self, message: str, reason: str = "extract_refused") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -65,6 +80,7 @@ class ExtractOutcome:
     aggregates_path: Path
     rows: int
     removed_opt_out: int
+    audit_seq: int = 0
 
 
 def domain_tokens(warehouse_tokens: pl.Series, keys: KeyProvider, domain: str) -> pl.Series:
@@ -89,7 +105,7 @@ def _columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
 def _cohort_frame(con: duckdb.DuckDBPyConnection, cohort: str) -> pl.DataFrame:
     cols = _columns(con)
     if "person_token" not in cols.get(COHORT_TABLE, set()):
-        raise ExtractError(f"the warehouse has no {COHORT_TABLE} table")
+        raise ExtractError(f"the warehouse has no {COHORT_TABLE} table", "cohort_unavailable")
     select = ["m.person_token"]
     for table, column, name in EXTRACT_COLUMNS:
         alias = {PERSON_TABLE: "p", RISK_TABLE: "r"}[table]
@@ -113,7 +129,7 @@ def _cohort_frame(con: duckdb.DuckDBPyConnection, cohort: str) -> pl.DataFrame:
     """  # noqa: S608 - identifiers from allow-lists, values bound
     frame = con.sql(query, params={"c": cohort}).pl()
     if frame.height == 0:
-        raise ExtractError(f"cohort '{cohort}' has no members in the warehouse")
+        raise ExtractError(f"cohort '{cohort}' has no members in the warehouse", "cohort_unavailable")
     return frame
 
 
@@ -134,26 +150,66 @@ def extract(
     *,
     home: Home,
     landing: Path,
+    purpose: str,
+    user: str,
     domain: str,
     cohort: str,
     keys: KeyProvider,
     now: datetime,
     out: Path | None = None,
 ) -> ExtractOutcome:
-    """Write a domain-tokenised, opt-out-checked extract of ``cohort`` and its protected aggregates."""
+    """Write a domain-tokenised, opt-out-checked extract of ``cohort`` and its protected aggregates,
+    if the installed governance permits it; audited either way (``ExtractError`` when refused)."""
+    log = AuditLog.for_home(home, keys)
+    log.head()  # a broken audit log refuses the extract before anything is read
+    audit: Subject = {
+        "user": recorded_id(user, _ID_RE),
+        "purpose": recorded_id(purpose, _ID_RE),
+        "cohort": recorded_id(cohort, _COHORT_RE),
+        "practice": None,
+    }
+    register_sha: str | None = None
+    try:
+        governance = governance_in_force(home)
+        register_sha = governance.sha256
+        today = now.astimezone(UTC).date()
+        approved = check_purpose(governance, purpose, cohort, today)
+        if not approved.permits_domain(domain):
+            raise Denied("domain_not_permitted")
+        check_user(governance, user, approved, today)
+        outcome = _write_extract(home, landing, domain, cohort, keys, now, out)
+    except Denied as denied:
+        log.append(event="extract", outcome="denied", reason=denied.reason, register_sha256=register_sha, time=now, **audit)  # fmt: skip
+        raise ExtractError(f"{DENIAL_REASONS[denied.reason]} ({denied.reason})", denied.reason) from None
+    except ExtractError as exc:
+        log.append(event="extract", outcome="denied", reason=exc.reason, register_sha256=register_sha, time=now, **audit)  # fmt: skip
+        raise
+    digest = hashlib.sha256(outcome.path.read_bytes()).hexdigest()
+    entry = log.append(event="extract", outcome="granted", count_released=outcome.rows, output_sha256=digest, register_sha256=register_sha, time=now, **audit)  # fmt: skip
+    return ExtractOutcome(
+        outcome.path, outcome.aggregates_path, outcome.rows, outcome.removed_opt_out, entry.seq
+    )
+
+
+def _write_extract(
+    home: Home, landing: Path, domain: str, cohort: str, keys: KeyProvider, now: datetime, out: Path | None
+) -> ExtractOutcome:
     if not _DOMAIN_RE.fullmatch(domain):
-        raise ExtractError("domain must match [a-z][a-z0-9_-]{0,63}")
+        raise ExtractError("domain must match [a-z][a-z0-9_-]{0,63}", "bad_request")
     if not _COHORT_RE.fullmatch(cohort):
-        raise ExtractError("cohort must be a cohort id like 'diabetes_no_hba1c_12m'")
+        raise ExtractError("cohort must be a cohort id like 'diabetes_no_hba1c_12m'", "bad_request")
     con = open_warehouse(home)
     if con is None:
-        raise ExtractError(f"no warehouse at {home.warehouse}")
+        raise ExtractError(f"no warehouse at {home.warehouse}", "cohort_unavailable")
     try:
         frame = _cohort_frame(con, cohort)
     finally:
         con.close()
     # Opt-outs now: tokenise the registers with the warehouse key and drop those people.
-    opt_outs = load_opt_outs(landing)
+    try:
+        opt_outs = load_opt_outs(landing)
+    except (ExtractFileError, OSError):
+        raise ExtractError("the opt-out registers cannot be read", "opt_out_registers_unavailable") from None
     numbers = pl.Series(sorted(opt_outs.ndoo | opt_outs.type1), dtype=pl.String)
     opted_tokens = Tokeniser(keys.token_key()).tokenise(numbers)
     kept = frame.filter(~pl.col("person_token").is_in(opted_tokens.implode()))
@@ -171,9 +227,12 @@ def extract(
     elif out.parent.is_dir():
         path = out  # the caller's folder: its permissions are theirs to set, never changed here
     else:
-        raise ExtractError(f"no folder {out.parent} to write the extract into")
+        raise ExtractError(f"no folder {out.parent} to write the extract into", "bad_request")
     aggregates_path = path.with_name(path.stem + ".aggregates.csv")
-    write_private(path, kept.write_csv(float_precision=4).encode("utf-8"))
+    try:
+        write_private(path, kept.write_csv(float_precision=4).encode("utf-8"))
+    except FileExistsError:
+        raise ExtractError(f"{path} already exists", "output_exists") from None
     group = ["age_band", "risk_tier"] if "risk_tier" in kept.columns else ["age_band"]
     counts = kept.group_by(group).agg(pl.len().cast(pl.Int64).alias("people")).sort(group)
     protected = protect_table(counts, group, count_col="people").select(*group, "people_display", "total")

@@ -5,7 +5,10 @@ Written for a member of the public, generated on each run into ``HOME/reports/``
 
 * the governance register: each approved purpose, its legal basis in plain words, who approved it, its
   dates and whether the National Data Opt-out applies;
-* the release audit log: lists released per purpose per month, and how many patients they covered;
+* the audit log: lists released per purpose per month, and how many patients they covered, after the
+  whole log is verified (keyed MAC chain and head file); the report publishes the log's head
+  (seq and MAC) and the governance bundle's hash, so a copy of the report kept by anyone is a witness
+  against a later rewrite (``phm audit verify --anchor SEQ:MAC``);
 * the warehouse ``opt_out_summary`` table: records removed by each opt-out route.
 
 No NHS number, name, token or practice-level patient count appears. Every count of people or records
@@ -27,9 +30,10 @@ import polars as pl
 from core.disclosure import round_and_suppress
 from core.layout import Home
 
-from .audit import AuditError, verify
-from .register import GovernanceRegister
-from .release import audit_log_path, open_warehouse
+from ..keys import KeyProvider
+from .audit import AuditError, AuditLog, Head
+from .bundle import Governance
+from .members import open_warehouse
 
 __all__ = ["OPT_OUT_TABLE", "TransparencyReport", "build_report", "write_report"]
 
@@ -61,29 +65,29 @@ class TransparencyReport:
     opt_outs: pl.DataFrame  # route, rows_display
 
 
-def _audit_entries(home: Home) -> tuple[list[dict[str, object]], str]:
-    path = audit_log_path(home)
-    if not path.exists():
-        return [], "No lists have been released yet."
+def _audit_entries(home: Home, keys: KeyProvider) -> tuple[list[dict[str, object]], str, Head | None]:
+    if not home.audit_log.exists():
+        return [], "No lists have been released yet.", None
     try:
-        result = verify(path)
+        log = AuditLog.for_home(home, keys)
+        result = log.verify()
     except AuditError:
-        return [], "The release log could not be read."
-    lines = path.read_text("utf-8").splitlines()[: result.entries]
+        return [], "The release log could not be read or checked; this is being investigated.", None
+    lines = home.audit_log.read_text("utf-8").splitlines()[: result.entries]
     state = (
         f"The release log was checked and all {result.entries} entries are intact."
         if result.ok
         else f"The release log failed its integrity check after {result.entries} entries; this is being "
         "investigated and only the entries before the problem are counted here."
     )
-    return [json.loads(line) for line in lines], state
+    return [json.loads(line) for line in lines], state, result.head
 
 
 def _releases(entries: list[dict[str, object]]) -> pl.DataFrame:
     granted = [
         {"purpose": str(e["purpose"]), "month": str(e["time"])[:7], "people": int(str(e["count_released"]))}
         for e in entries
-        if e.get("outcome") == "granted"
+        if e.get("outcome") == "granted" and e.get("event") == "release"
     ]
     schema = {"purpose": pl.String, "month": pl.String, "people": pl.Int64}
     frame = pl.DataFrame(granted, schema=schema)
@@ -118,10 +122,14 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return out
 
 
-def build_report(home: Home, register: GovernanceRegister, *, now: datetime) -> TransparencyReport:
-    """Assemble the report (markdown and HTML) from the register, the audit log and the warehouse."""
+def build_report(
+    home: Home, governance: Governance, keys: KeyProvider, *, now: datetime
+) -> TransparencyReport:
+    """Assemble the report (markdown and HTML) from the installed governance, the audit log and the
+    warehouse; ``keys`` gives the audit key the log is verified with."""
+    register = governance.register
     today = now.astimezone(UTC).date()
-    entries, log_state = _audit_entries(home)
+    entries, log_state, head = _audit_entries(home, keys)
     releases = _releases(entries)
     opt_outs = _opt_outs(home)
     titles = {p.id: p.title for p in register.purposes}
@@ -173,6 +181,12 @@ def build_report(home: Home, register: GovernanceRegister, *, now: datetime) -> 
         md += _md_table(["Purpose", "Month", "Lists sent", "Patients included"], rows)
     else:
         md.append("No lists were released in this period.")
+    md += [
+        "",
+        f"Governance register in force: `{governance.sha256}` (signed by {governance.approver}).",
+    ]
+    if head is not None:
+        md.append(f"Release log head: `{head}` (entry number and its seal, to check the log later).")
     md += [
         "",
         "## Records left out because people opted out",
@@ -264,9 +278,11 @@ def _to_html(md_lines: list[str]) -> str:
     )
 
 
-def write_report(home: Home, register: GovernanceRegister, *, now: datetime) -> tuple[Path, Path]:
+def write_report(
+    home: Home, governance: Governance, keys: KeyProvider, *, now: datetime
+) -> tuple[Path, Path]:
     """Write ``HOME/reports/transparency.md`` and ``.html`` (atomically); return their paths."""
-    report = build_report(home, register, now=now)
+    report = build_report(home, governance, keys, now=now)
     home.reports.mkdir(parents=True, exist_ok=True)
     paths = (home.reports / "transparency.md", home.reports / "transparency.html")
     for path, text in zip(paths, (report.markdown, report.html), strict=True):

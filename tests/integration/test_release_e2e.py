@@ -1,6 +1,8 @@
 """End to end on the shared load of the small ICS (a private copy of its home, in the Dagster instance
-that ran it): release a cohort list with `phm release` (a real process) and with the `release_cohort`
-Dagster job, then check the list, the audit chain, the warehouse and every run's event log."""
+that ran it): set up governance with the explicit `phm governance`
+steps (approver key, users register, practice keys, sign, install), release a cohort list with
+`phm release` and with the `release_cohort` Dagster job, open each with its practice's key, then check
+the lists, the audit chain, the warehouse and the event log."""
 
 from __future__ import annotations
 
@@ -10,23 +12,25 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import pytest
 from dagster._serdes import serialize_value
 
 from cohort.publish import publish_tables
 from core.layout import Home
 from linkage.warehouse import open_read_only
+from phm.cli import main
 from pipelines.assets_cohort import cohorts, published
 from pipelines.definitions import build_definitions
 from pipelines.resources import PhmPaths
 from pseudonymisation import KeyProvider, Tokeniser
+from pseudonymisation.release import open_list
 from pseudonymisation.release.register import EXAMPLE_REGISTER, load_register
-from pseudonymisation.release.release import outbox_dir
 from pseudonymisation.vault import Vault
 from tests.fixtures.cli import phm
 
 # Synthetic NHS numbers are 999 000 0000 - 999 999 9999; not inside a token or id (hex, uuid).
 NHS_LIKE = re.compile(r"(?<![0-9A-Za-z])999[0-9]{7}(?![0-9A-Za-z])")
-REQUESTER = "Dr A Example, GP"
+ROLE = "R8000"  # Clinical Practitioner Access Role
 
 
 HBA1C_SNOMED = "999791000000106"  # in codelists/measurements_snomed.csv
@@ -67,13 +71,46 @@ def _candidates(home: Home) -> list[tuple[str, str, str, int]]:
         for purpose in register.purposes
         if purpose.permits_cohort(str(cohort))
         and purpose.recipients.practices_of_registered_patients
-        and purpose.permits_requester("GP")
+        and purpose.permits_requester(ROLE)
     ]
     return sorted(out, key=lambda r: (-r[3], r[0], r[1], r[2]))
 
 
-def _released(path: Path) -> pl.DataFrame:
-    return pl.read_csv(path, schema_overrides={"nhs_number": pl.String})
+def _released(path: Path, key: Path) -> pl.DataFrame:
+    """The list as its practice opens it (`phm open-list`), with the practice's own key."""
+    return pl.read_csv(open_list(path, key).plaintext, schema_overrides={"nhs_number": pl.String})
+
+
+def _set_up_governance(
+    home: Home, tmp: Path, practices: list[str], capsys: pytest.CaptureFixture[str]
+) -> dict[str, Path]:
+    """The explicit steps a non-default home takes: approver key and install, a bundle of the shipped
+    register, a GP per practice and each practice's public key, signed and installed. Returns the
+    practices' private keys (the practice side)."""
+    approver = tmp / "approver.key"
+    assert main(["governance", "keygen", "--out", str(approver)]) == 0
+    assert main(["governance", "approver", "add", "--id", "ig-lead", "--public-key", f"{approver}.pub",
+                 "--home", str(home.root)]) == 0  # fmt: skip
+    bundle = tmp / "bundle"
+    bundle.mkdir()
+    (bundle / "governance_register.yaml").write_text(EXAMPLE_REGISTER.read_text())
+    users = [f"  - {{id: gp-{p.lower()}, name: Dr {p}, rbac_role_code: {ROLE}, rbac_role_title: Clinical "
+             f"Practitioner Access Role, organisations: [{p}], active_from: 2026-01-01}}" for p in practices]  # fmt: skip
+    (bundle / "users.yaml").write_text("users:\n" + "\n".join(users) + "\n")
+    keys: dict[str, Path] = {}
+    orgs = []
+    for practice in practices:
+        keys[practice] = tmp / "practice_side" / f"{practice}.key"
+        keys[practice].parent.mkdir(mode=0o700, exist_ok=True)
+        capsys.readouterr()
+        assert main(["governance", "practice-keygen", "--out", str(keys[practice])]) == 0
+        public = capsys.readouterr().out.rsplit("hpke_public_key: ", 1)[1].strip()
+        orgs.append(f"  - {{ods: {practice}, name: Practice {practice}, hpke_public_key: '{public}'}}")
+    (bundle / "organisations.yaml").write_text("organisations:\n" + "\n".join(orgs) + "\n")
+    assert main(["governance", "sign", str(bundle), "--key", str(approver), "--approver", "ig-lead"]) == 0
+    assert main(["governance", "install", str(bundle), "--home", str(home.root)]) == 0
+    capsys.readouterr()
+    return keys
 
 
 def _check_practice(released: pl.DataFrame, practice: str, truth: pl.DataFrame, home: Home) -> None:
@@ -128,7 +165,13 @@ def _warehouse_nhs_hits(home: Home, nhs_numbers: pl.Series) -> dict[str, int]:
     return hits
 
 
-def test_release_end_to_end(small_ics: Path, loaded_copy: Home, load_instance: dg.DagsterInstance) -> None:
+def test_release_end_to_end(
+    small_ics: Path,
+    loaded_copy: Home,
+    load_instance: dg.DagsterInstance,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     home = loaded_copy
     instance = load_instance
     truth = pl.read_parquet(small_ics / "truth" / "persons.parquet").select(
@@ -139,40 +182,46 @@ def test_release_end_to_end(small_ics: Path, loaded_copy: Home, load_instance: d
     assert candidates, "no cohort member at any practice a purpose permits"
     purpose, cohort, practice, members = candidates[0]
     assert members > 0
+    other = next(c for c in candidates[1:] if c[2] != practice)
+    practice_keys = _set_up_governance(home, tmp_path, [practice, other[2]], capsys)
 
-    # 1. `phm release` (the synthetic landing register predates the register format: name the shipped one)
-    argv = ["--purpose", purpose, "--cohort", cohort, "--practice", practice, "--requester", REQUESTER]
-    common = ["--home", str(home.root), "--data", str(small_ics), "--register", str(EXAMPLE_REGISTER)]
-    granted = phm("release", *argv, *common)
+    # 1. `phm release` (a real process), by the GP of the receiving practice
+    argv = [
+        "--purpose",
+        purpose,
+        "--cohort",
+        cohort,
+        "--practice",
+        practice,
+        "--user",
+        f"gp-{practice.lower()}",
+    ]
+    granted = phm("release", *argv, "--home", str(home.root), "--data", str(small_ics))
     assert granted.returncode == 0, granted.stderr
-    [path] = sorted((outbox_dir(home) / purpose / practice).glob("*.csv"))
+    [path] = sorted((home.outbox / purpose / practice).glob("*.csv.hpke"))
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    released = _released(path)
+    released = _released(path, practice_keys[practice])
     assert released.height > 0
     _check_practice(released, practice, truth, home)
 
     # 2. the same request through the Dagster job, for the next practice (a different file)
-    other = next(c for c in candidates[1:] if c[2] != practice)
     defs = build_definitions(data=str(small_ics), home=str(home.root))
-    config = {
-        "purpose": other[0], "cohort": other[1], "practice": other[2], "requester": REQUESTER,
-        "register_file": str(EXAMPLE_REGISTER),
-    }  # fmt: skip
+    config = {"purpose": other[0], "cohort": other[1], "practice": other[2], "user": f"gp-{other[2].lower()}"}
     result = defs.resolve_job_def("release_cohort").execute_in_process(
         instance=instance, run_config={"ops": {"release_cohort_list": {"config": config}}}
     )
     assert result.success
     count = result.output_for_node("release_cohort_list")
-    [job_path] = sorted((outbox_dir(home) / other[0] / other[2]).glob("*.csv"))
-    job_released = _released(job_path)
+    [job_path] = sorted((home.outbox / other[0] / other[2]).glob("*.csv.hpke"))
+    job_released = _released(job_path, practice_keys[other[2]])
     assert count == job_released.height > 0
     _check_practice(job_released, other[2], truth, home)
     assert not set(job_released["nhs_number"]) & set(released["nhs_number"])
 
-    # 3. the audit chain holds
+    # 3. the audit chain holds: approver add, install, two grants
     verified = phm("audit", "verify", "--home", str(home.root))
     assert verified.returncode == 0, verified.stderr
-    assert "audit log OK: 2 entries" in verified.stdout
+    assert "audit log OK: 4 entries" in verified.stdout
 
     # 4. no NHS number in the analyst warehouse
     assert _warehouse_nhs_hits(home, truth["nhs_number"]) == {}

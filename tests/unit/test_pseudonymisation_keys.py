@@ -147,7 +147,7 @@ def test_weak_key_refused_by_key_constructor() -> None:
 def test_identical_token_and_vault_keys_refused() -> None:
     provider = KeyProvider.from_env({"PHM_TOKEN_KEY": b64(TOKEN), "PHM_VAULT_KEY": TOKEN.hex()})
     provider.token_key()
-    with pytest.raises(WeakKeyError, match="token and vault keys v1 are identical"):
+    with pytest.raises(WeakKeyError, match="the token and vault keys are identical"):
         provider.vault_key()
 
 

@@ -1,15 +1,17 @@
 """Domain extracts: tokens that cannot be joined across recipients or to the warehouse; opt-outs now;
-aggregates under disclosure control; no NHS number anywhere."""
+aggregates under disclosure control; no NHS number anywhere; governed and audited like a release."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import stat
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from pseudonymisation.release.extract import ExtractError, domain_tokens, extract
+from pseudonymisation.release.extract import ExtractError, ExtractOutcome, domain_tokens, extract
 from tests.fixtures.release_home import COHORT, NOW, TinyHome, make_home, nhs_number, write_landing
 
 
@@ -18,10 +20,15 @@ def tiny(tmp_path: Path) -> TinyHome:
     return make_home(tmp_path)
 
 
-def _extract(tiny: TinyHome, domain: str, out: Path | None = None):  # type: ignore[no-untyped-def]
-    return extract(
-        home=tiny.home, landing=tiny.landing, domain=domain, cohort=COHORT, keys=tiny.keys, now=NOW, out=out
-    )
+def _extract(tiny: TinyHome, domain: str, out: Path | None = None, **who: str) -> ExtractOutcome:
+    args = {"user": "analyst-a", "purpose": "research-extract", **who}
+    return extract(home=tiny.home, landing=tiny.landing, domain=domain, cohort=COHORT, keys=tiny.keys, now=NOW,
+                   out=out, **args)  # fmt: skip
+
+
+def _extract_entries(tiny: TinyHome) -> list[dict[str, object]]:
+    lines = tiny.home.audit_log.read_text().splitlines()
+    return [e for e in map(json.loads, lines) if e["event"] == "extract"]
 
 
 def test_two_domains_share_no_token_and_neither_matches_the_warehouse(tiny: TinyHome, tmp_path: Path) -> None:
@@ -70,8 +77,41 @@ def test_opt_outs_are_rechecked_now(tiny: TinyHome) -> None:
 
 
 def test_bad_domain_is_refused(tiny: TinyHome) -> None:
-    with pytest.raises(ExtractError):
+    with pytest.raises(ExtractError) as caught:
         _extract(tiny, "Bad Domain!")
+    assert caught.value.reason == "domain_not_permitted"
+
+
+def test_an_extract_is_audited_with_user_purpose_count_and_file_hash(tiny: TinyHome) -> None:
+    outcome = _extract(tiny, "research-a")
+    [entry] = _extract_entries(tiny)
+    assert {k: entry[k] for k in ("outcome", "user", "purpose", "cohort", "practice", "count_released")} == {
+        "outcome": "granted", "user": "analyst-a", "purpose": "research-extract", "cohort": COHORT,
+        "practice": None, "count_released": 5,
+    }  # fmt: skip
+    assert entry["output_sha256"] == hashlib.sha256(outcome.path.read_bytes()).hexdigest()
+    assert entry["register_sha256"] == tiny.governance.sha256
+    assert outcome.audit_seq == entry["seq"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"user": "nobody"}, "unknown_user"),
+        ({"user": "gp-a81001"}, "requester_not_permitted"),  # R8000 may not take research extracts
+        ({"purpose": "frailty-review"}, "domain_not_permitted"),  # a release purpose, not an extract one
+        ({"purpose": "invented"}, "unknown_purpose"),
+    ],
+)
+def test_refused_extracts_are_audited_and_write_nothing(
+    tiny: TinyHome, kwargs: dict[str, str], reason: str
+) -> None:
+    with pytest.raises(ExtractError) as caught:
+        _extract(tiny, "research-a", None, **kwargs)
+    assert caught.value.reason == reason
+    [entry] = _extract_entries(tiny)
+    assert (entry["outcome"], entry["reason"], entry["count_released"]) == ("denied", reason, 0)
+    assert not (tiny.home.root / "extracts").exists()
 
 
 def test_out_folder_must_exist_and_keeps_its_permissions(tiny: TinyHome, tmp_path: Path) -> None:

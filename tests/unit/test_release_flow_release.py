@@ -1,10 +1,14 @@
-"""The governed release: every denial (no output, audited), practice scoping, opt-outs now, tamper, audit."""
+"""The governed release: every denial (no output, audited), known users, practice scoping, sealed lists,
+opt-outs now, consent evidence, tamper, audit."""
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import io
 import json
 import os
+import pwd
 import stat
 from datetime import timedelta
 from pathlib import Path
@@ -13,8 +17,8 @@ import duckdb
 import pytest
 
 from pseudonymisation import KeyProvider
-from pseudonymisation.release import sha256_file, verify
-from pseudonymisation.release.release import audit_log_path, outbox_dir, release
+from pseudonymisation.release import AuditLog, open_list
+from pseudonymisation.release.release import release
 from tests.fixtures.release_home import NOW, TinyHome, make_home, nhs_number, write_landing
 
 
@@ -27,11 +31,10 @@ def _release(tiny: TinyHome, **overrides: object):  # type: ignore[no-untyped-de
     args: dict[str, object] = {
         "home": tiny.home,
         "landing": tiny.landing,
-        "register": tiny.register,
         "purpose": "frailty-review",
         "cohort": "frail_65_high_risk",
         "practice": "A81001",
-        "requester": "Dr A Example, GP",
+        "user": "gp-a81001",
         "now": NOW,
         "keys": tiny.keys,
     }
@@ -39,17 +42,24 @@ def _release(tiny: TinyHome, **overrides: object):  # type: ignore[no-untyped-de
     return release(**args)  # type: ignore[arg-type]
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+def _rows(tiny: TinyHome, path: Path, practice: str = "A81001") -> list[dict[str, str]]:
+    """The list as the receiving practice opens it, with its own private key."""
+    text = open_list(path, tiny.practice_keys[practice]).plaintext.decode("utf-8")
+    return list(csv.DictReader(io.StringIO(text)))
 
 
 def _entries(tiny: TinyHome) -> list[dict[str, object]]:
-    return [json.loads(line) for line in audit_log_path(tiny.home).read_text().splitlines()]
+    """The release entries (the fixture's approver add and bundle install come first)."""
+    lines = tiny.home.audit_log.read_text().splitlines()
+    return [e for e in map(json.loads, lines) if e["event"] == "release"]
+
+
+def _verified(tiny: TinyHome) -> bool:
+    return AuditLog.for_home(tiny.home, tiny.keys).verify().ok
 
 
 def _no_output(tiny: TinyHome) -> bool:
-    box = outbox_dir(tiny.home)
+    box = tiny.home.outbox
     return not box.exists() or not any(p.is_file() for p in box.rglob("*"))
 
 
@@ -60,14 +70,15 @@ def test_grant_lists_only_that_practices_patients_with_minimum_fields(tiny: Tiny
     outcome = _release(tiny)
     assert outcome.granted and outcome.reason is None
     assert outcome.path is not None
-    rows = _rows(outcome.path)
+    rows = _rows(tiny, outcome.path)
     assert list(rows[0]) == ["nhs_number", "reason", "risk_tier", "risk_score"]
     assert {r["nhs_number"] for r in rows} == tiny.numbers_at("A81001")
     assert len(rows) == 3 == outcome.count_released
     other = tiny.numbers_at("A81002") | tiny.numbers_at("B82005")
     assert not other & {r["nhs_number"] for r in rows}
-    assert outcome.path.parent == outbox_dir(tiny.home) / "frailty-review" / "A81001"
-    assert outcome.path.name == "frailty-review_A81001_20261103T090000Z.csv"
+    assert outcome.path.parent == tiny.home.outbox / "frailty-review" / "A81001"
+    assert outcome.path.name.startswith("frailty-review_A81001_20261103T090000Z_")
+    assert outcome.path.name.endswith(".csv.hpke")
     assert stat.S_IMODE(outcome.path.stat().st_mode) == 0o600
     assert stat.S_IMODE(outcome.path.parent.stat().st_mode) == 0o700
     first = next(r for r in rows if r["nhs_number"] == nhs_number(100))
@@ -85,36 +96,39 @@ def test_grant_is_audited_with_count_and_hash_but_no_nhs_number(tiny: TinyHome) 
     [entry] = _entries(tiny)
     assert entry["outcome"] == "granted"
     assert entry["count_released"] == 3
-    assert entry["output_sha256"] == sha256_file(outcome.path)
-    assert entry["requester"] == "Dr A Example, GP"
+    assert entry["output_sha256"] == hashlib.sha256(outcome.path.read_bytes()).hexdigest()
+    assert entry["user"] == "gp-a81001"
+    assert entry["os_account"] == pwd.getpwuid(os.geteuid()).pw_name
+    assert entry["register_sha256"] == tiny.governance.sha256
     assert entry["time"] == "2026-11-03T09:00:00.000Z"
-    text = audit_log_path(tiny.home).read_text()
+    text = tiny.home.audit_log.read_text()
     for number in tiny.people["nhs_number"].to_list():
         assert number not in text
-    assert verify(audit_log_path(tiny.home)).ok
+    assert _verified(tiny)
 
 
 def test_pcn_purpose_releases_to_member_practice_only_its_own_patients(tiny: TinyHome) -> None:
-    outcome = _release(tiny, purpose="risk-stratification", practice="A81002")
+    outcome = _release(tiny, purpose="risk-stratification", practice="A81002", user="gp-pcn-u12345")
     assert outcome.granted and outcome.path is not None
-    assert {r["nhs_number"] for r in _rows(outcome.path)} == tiny.numbers_at("A81002")
-    assert list(_rows(outcome.path)[0]) == ["nhs_number", "risk_tier"]
+    rows = _rows(tiny, outcome.path, "A81002")
+    assert {r["nhs_number"] for r in rows} == tiny.numbers_at("A81002")
+    assert list(rows[0]) == ["nhs_number", "risk_tier"]
 
 
 def test_ndoo_registered_after_load_is_not_released_when_it_applies(tiny: TinyHome) -> None:
     late = nhs_number(400)  # in the warehouse and the cohort; opts out after the last load
     write_landing(tiny.landing, ndoo=[late])
-    outcome = _release(tiny, purpose="risk-stratification", practice="A81002")
+    outcome = _release(tiny, purpose="risk-stratification", practice="A81002", user="gp-pcn-u12345")
     assert outcome.granted and outcome.path is not None
-    assert _rows(outcome.path) == []
+    assert _rows(tiny, outcome.path, "A81002") == []
     assert outcome.removed_by_route == {"ndoo": 1, "type1": 0}
     assert _entries(tiny)[-1]["count_released"] == 0
 
 
 def test_type1_recorded_after_load_wins_beyond_individual_care(tiny: TinyHome) -> None:
     write_landing(tiny.landing, type1=[nhs_number(400)])
-    outcome = _release(tiny, purpose="risk-stratification", practice="A81002")
-    assert outcome.path is not None and _rows(outcome.path) == []
+    outcome = _release(tiny, purpose="risk-stratification", practice="A81002", user="gp-pcn-u12345")
+    assert outcome.path is not None and _rows(tiny, outcome.path, "A81002") == []
     assert outcome.removed_by_route == {"ndoo": 0, "type1": 1}
 
 
@@ -122,7 +136,7 @@ def test_individual_care_ignores_ndoo_and_type1_as_the_rules_say(tiny: TinyHome)
     write_landing(tiny.landing, ndoo=[nhs_number(100)], type1=[nhs_number(200)])
     outcome = _release(tiny)
     assert outcome.path is not None
-    assert {r["nhs_number"] for r in _rows(outcome.path)} == tiny.numbers_at("A81001")
+    assert {r["nhs_number"] for r in _rows(tiny, outcome.path)} == tiny.numbers_at("A81001")
     assert outcome.removed_by_route == {}
 
 
@@ -133,7 +147,7 @@ def test_deceased_or_deregistered_people_are_not_released(tiny: TinyHome) -> Non
     con.close()
     outcome = _release(tiny)
     assert outcome.path is not None
-    assert nhs_number(600) not in {r["nhs_number"] for r in _rows(outcome.path)}
+    assert nhs_number(600) not in {r["nhs_number"] for r in _rows(tiny, outcome.path)}
 
 
 # --- denied: one test per reason, each with no output and one audited denial ---------------------------
@@ -149,8 +163,12 @@ def test_deceased_or_deregistered_people_are_not_released(tiny: TinyHome) -> Non
         ({"cohort": "diabetes_no_hba1c_12m"}, "cohort_not_permitted"),
         ({"purpose": "risk-stratification", "practice": "B82005"}, "practice_not_permitted"),
         ({"practice": "not-a-code"}, "practice_not_permitted"),
-        ({"requester": "Ann Other, Receptionist"}, "requester_not_permitted"),
-        ({"requester": "GP"}, "requester_not_permitted"),  # no "name, role"
+        ({"user": "nobody"}, "unknown_user"),
+        ({"user": "Dr A Example, GP"}, "unknown_user"),  # free text is not a user
+        ({"user": "gp-left"}, "user_not_active"),  # left the practice in June
+        ({"user": "admin-a81001"}, "requester_not_permitted"),  # R8008 is not an approved role
+        ({"user": "gp-b82005"}, "user_not_in_organisation"),  # asks for a practice they do not work at
+        ({"practice": "A81002"}, "user_not_in_organisation"),
         ({"purpose": "daily-huddle"}, "cohort_stale"),
         ({"now": NOW + timedelta(days=40)}, "cohort_stale"),
     ],
@@ -166,7 +184,8 @@ def test_denials_leave_no_output_and_are_audited(
     [entry] = _entries(tiny)
     assert entry["outcome"] == "denied" and entry["reason"] == reason
     assert entry["count_released"] == 0 and entry["output_sha256"] is None
-    assert verify(audit_log_path(tiny.home)).ok
+    assert entry["register_sha256"] == tiny.governance.sha256
+    assert _verified(tiny)
 
 
 def test_cohort_not_built_is_denied(tiny: TinyHome) -> None:
@@ -180,7 +199,7 @@ def test_cohort_not_built_is_denied(tiny: TinyHome) -> None:
 def test_missing_vault_key_is_denied(tiny: TinyHome, tmp_path: Path) -> None:
     keys_only_token = tmp_path / "token_only"
     keys_only_token.mkdir(mode=0o700)
-    for name in ("token_key_v1.key", "current_version"):
+    for name in ("token_key_v1.key", "audit_key_v1.key", "current_version"):
         target = keys_only_token / name
         target.write_bytes((tiny.home.keys / name).read_bytes())
         os.chmod(target, 0o600)
@@ -190,13 +209,19 @@ def test_missing_vault_key_is_denied(tiny: TinyHome, tmp_path: Path) -> None:
 
 
 def test_env_provider_without_vault_key_is_denied(tiny: TinyHome) -> None:
-    outcome = _release(tiny, keys=KeyProvider.from_env({}))
+    audit_key = (tiny.home.keys / "audit_key_v1.key").read_text().strip()
+    outcome = _release(tiny, keys=KeyProvider.from_env({"PHM_AUDIT_KEY": audit_key}))
     assert outcome.reason == "vault_key_unavailable" and _no_output(tiny)
 
 
 def test_wrong_vault_key_is_refused_as_tamper(tiny: TinyHome, tmp_path: Path) -> None:
-    # A fresh dev key set: same names, different vault key -> every entry fails authentication.
-    outcome = _release(tiny, keys=KeyProvider.dev(tmp_path / "other_keys"))
+    # The same keys but a fresh vault key of the same name -> every entry fails authentication.
+    other = tmp_path / "other_keys"
+    other.mkdir(mode=0o700)
+    for name in ("token_key_v1.key", "audit_key_v1.key", "current_version"):
+        (other / name).write_bytes((tiny.home.keys / name).read_bytes())
+        os.chmod(other / name, 0o600)
+    outcome = _release(tiny, keys=KeyProvider.dev(other))
     assert outcome.reason == "vault_tamper" and _no_output(tiny)
 
 
@@ -220,28 +245,29 @@ def test_missing_opt_out_register_is_denied(tiny: TinyHome) -> None:
 
 
 def test_request_text_that_looks_like_an_nhs_number_is_withheld_from_the_log(tiny: TinyHome) -> None:
-    outcome = _release(tiny, requester=f"{nhs_number(100)}, GP", cohort=nhs_number(200))
+    outcome = _release(tiny, user=f"{nhs_number(100)}, GP", cohort=nhs_number(200))
     assert outcome.reason == "cohort_not_permitted"
-    text = audit_log_path(tiny.home).read_text()
+    text = tiny.home.audit_log.read_text()
     assert nhs_number(100) not in text and nhs_number(200) not in text
-    assert "withheld" in text
+    [entry] = _entries(tiny)
+    assert entry["user"] is None and entry["cohort"] is None  # never free text in the log
 
 
 def test_many_attempts_keep_the_chain_and_never_log_nhs_numbers(tiny: TinyHome) -> None:
     write_landing(tiny.landing, ndoo=[nhs_number(400)])
     _release(tiny)
     _release(tiny, purpose="old-pilot")
-    _release(tiny, purpose="risk-stratification", practice="A81002", now=NOW + timedelta(seconds=1))
-    _release(tiny, practice="B82005", now=NOW + timedelta(seconds=2))
-    result = verify(audit_log_path(tiny.home))
-    assert result.ok and result.entries == 4
-    text = audit_log_path(tiny.home).read_text()
+    _release(tiny, purpose="risk-stratification", practice="A81002", user="gp-pcn-u12345")
+    _release(tiny, practice="B82005", user="gp-b82005")
+    result = AuditLog.for_home(tiny.home, tiny.keys).verify()
+    assert result.ok and result.entries == 2 + 4  # approver add, bundle install, four requests
+    text = tiny.home.audit_log.read_text()
     assert all(n not in text for n in tiny.people["nhs_number"].to_list())
 
 
 def test_warehouse_holds_no_nhs_number_after_releases(tiny: TinyHome) -> None:
     _release(tiny)
-    _release(tiny, purpose="risk-stratification", practice="A81002", now=NOW + timedelta(seconds=1))
+    _release(tiny, purpose="risk-stratification", practice="A81002", user="gp-pcn-u12345")
     con = duckdb.connect(str(tiny.home.warehouse), read_only=True)
     tables = con.sql("SELECT table_name, column_name FROM information_schema.columns").fetchall()
     numbers = set(tiny.people["nhs_number"].to_list())

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pseudonymisation.release import AuditLog
 from pseudonymisation.release.release import release
 from pseudonymisation.release.transparency import build_report, write_report
 from tests.fixtures.release_home import NOW, TinyHome, make_home
@@ -21,11 +22,10 @@ def _grant(tiny: TinyHome, practice: str, seconds: int) -> None:
     outcome = release(
         home=tiny.home,
         landing=tiny.landing,
-        register=tiny.register,
         purpose="frailty-review",
         cohort="frail_65_high_risk",
         practice=practice,
-        requester="Dr A Example, GP",
+        user={"A81001": "gp-a81001", "A81002": "gp-pcn-u12345"}[practice],
         now=NOW + timedelta(seconds=seconds),
         keys=tiny.keys,
     )
@@ -38,15 +38,14 @@ def test_report_counts_releases_per_purpose_per_month_with_suppression(tiny: Tin
     release(
         home=tiny.home,
         landing=tiny.landing,
-        register=tiny.register,
         purpose="old-pilot",
         cohort="frail_65_high_risk",
         practice="A81001",
-        requester="x, GP",
+        user="gp-a81001",
         now=NOW,
         keys=tiny.keys,
     )  # denied: not counted
-    report = build_report(tiny.home, tiny.register, now=NOW)
+    report = build_report(tiny.home, tiny.governance, tiny.keys, now=NOW)
     assert report.releases.to_dicts() == [
         {"purpose": "frailty-review", "month": "2026-11", "lists": 2, "people_display": "*"}
     ]
@@ -59,15 +58,26 @@ def test_report_counts_releases_per_purpose_per_month_with_suppression(tiny: Tin
     assert "Proactive frailty review by the patient's own practice" in md
     assert "Section 251 support" in md and "23/CAG/0001" in md
     assert "| Proactive frailty review by the patient's own practice | 2026-11 | 2 | * |" in md
-    assert "all 3 entries are intact" in md
+    assert "all 5 entries are intact" in md  # approver add, bundle install, three requests
+    head = AuditLog.for_home(tiny.home, tiny.keys).verify().head
+    assert f"Release log head: `{head}`" in md and str(head).startswith("5:")
+    assert f"Governance register in force: `{tiny.governance.sha256}` (signed by ig-lead)." in md
     assert "A81001" not in md  # no practice-level figures
     for value in tiny.people["nhs_number"].to_list() + tiny.people["person_token"].to_list():
         assert value not in md and value not in report.html
 
 
 def test_report_files_are_written(tiny: TinyHome) -> None:
-    md_path, html_path = write_report(tiny.home, tiny.register, now=NOW)
+    md_path, html_path = write_report(tiny.home, tiny.governance, tiny.keys, now=NOW)
     assert md_path == tiny.home.reports / "transparency.md"
     assert html_path.read_text().startswith("<!DOCTYPE html>")
     assert "<table>" in html_path.read_text()
     assert "No lists were released in this period." in md_path.read_text()
+
+
+def test_a_log_rewritten_without_the_key_is_reported_not_trusted(tiny: TinyHome) -> None:
+    _grant(tiny, "A81001", 0)
+    lines = tiny.home.audit_log.read_text().splitlines()
+    tiny.home.audit_log.write_text("\n".join(lines[:2]) + "\n")  # the grant deleted
+    md = build_report(tiny.home, tiny.governance, tiny.keys, now=NOW).markdown
+    assert "The release log failed its integrity check after 2 entries" in md

@@ -55,6 +55,7 @@ def test_example_register_loads() -> None:
         "diabetes-recall",
         "ics-risk-stratification",
         "winter-respiratory-pilot",
+        "research-frailty-extract",
     ]
     risk = register.purpose("ics-risk-stratification")
     assert risk.legal_basis == "s251"
@@ -67,6 +68,7 @@ def test_example_register_loads() -> None:
         "proactive-frailty-review",
         "diabetes-recall",
         "ics-risk-stratification",
+        "research-frailty-extract",
     ]
 
 
@@ -214,7 +216,7 @@ def test_unknown_purpose() -> None:
             "      practices_of_registered_patients: true\n",
             "      practices_of_registered_patients: false\n",
             9,
-            "purposes[0].recipients: name practices and/or pcns, or set practices_of_registered_patients: true",
+            "purposes[0].recipients: name practices, pcns and/or domains, or set practices_of_registered_patients: true",
             id="no-recipients",
         ),
         pytest.param(
@@ -280,7 +282,7 @@ def test_several_problems_report_the_first_line_and_count(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("text", "line", "reason"),
     [
-        ("", 1, "the register is empty"),
+        ("", 1, "the file is empty"),
         (
             "- just\n- a list\n",
             1,
@@ -302,7 +304,7 @@ def test_degenerate_registers(tmp_path: Path, text: str, line: int, reason: str)
 def test_missing_file_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(RegisterError) as caught:
         load_register(tmp_path / "absent.yaml")
-    assert str(caught.value) == f"{tmp_path / 'absent.yaml'}: cannot read the register (FileNotFoundError)"
+    assert str(caught.value) == f"{tmp_path / 'absent.yaml'}: cannot read the file (FileNotFoundError)"
 
 
 def test_is_active_around_approval_and_expiry() -> None:
@@ -319,9 +321,10 @@ def test_permits_cohort_requester_and_freshness() -> None:
     frailty = load_register(EXAMPLE).purpose("proactive-frailty-review")
     assert frailty.permits_cohort("frail_65_high_risk_no_gp_6m")
     assert not frailty.permits_cohort("top_tier_social_care")
-    assert frailty.permits_requester("GP")
-    assert frailty.permits_requester("practice pharmacist")
-    assert not frailty.permits_requester("Analyst")
+    assert frailty.permits_requester("R8000")  # Clinical Practitioner Access Role
+    assert frailty.permits_requester("R8008")
+    assert not frailty.permits_requester("R8001")
+    assert not frailty.permits_requester("GP")  # a role is an RBAC code, never free text
     assert frailty.cohort_is_fresh(date(2026, 10, 1), on=date(2026, 11, 5))  # 35 days
     assert not frailty.cohort_is_fresh(date(2026, 10, 1), on=date(2026, 11, 6))  # 36 days
     assert not frailty.cohort_is_fresh(date(2026, 11, 7), on=date(2026, 11, 6))  # built in the future
@@ -342,6 +345,45 @@ def test_permits_recipient() -> None:
     assert listed.permits_recipient("A81001")
     assert listed.permits_recipient("A81002", "U12345")
     assert not listed.permits_recipient("A81003")
+
+
+def test_requesters_are_rbac_role_codes(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(EXAMPLE.read_text().replace("requesters: [R8000, R8001]", "requesters: [GP, R8001]"))
+    with pytest.raises(RegisterError) as caught:
+        load_register(path)
+    assert (
+        caught.value.reason == "purposes[1].requesters[0]: 'GP' is not a national RBAC role code like 'R8000'"
+    )
+
+
+def test_consent_needs_a_consent_register_and_only_consent_may_name_one(tmp_path: Path) -> None:
+    consent = EXAMPLE.read_text().replace(
+        "    legal_basis: individual_care\n    approving_body: ICS Information Governance Group\n"
+        "    approved_on: 2026-06-01",
+        "    legal_basis: consent\n    approving_body: ICS Information Governance Group\n"
+        "    approved_on: 2026-06-01",
+    )
+    path = tmp_path / "r.yaml"
+    path.write_text(consent)
+    with pytest.raises(RegisterError) as caught:
+        load_register(path)
+    assert caught.value.reason == (
+        "purposes[1]: legal_basis 'consent' needs a consent_register naming the evidence of consent"
+    )
+    path.write_text(consent.replace("max_cohort_age_days: 35\n\n  - id: ics", "max_cohort_age_days: 35\n"
+                    "    consent_register: consent/diabetes.csv\n\n  - id: ics"))  # fmt: skip
+    assert load_register(path).purpose("diabetes-recall").consent_register == "consent/diabetes.csv"
+    path.write_text(EXAMPLE.read_text().replace("max_cohort_age_days: 31\n", "max_cohort_age_days: 31\n"
+                    "    consent_register: consent/x.csv\n"))  # fmt: skip
+    with pytest.raises(RegisterError, match="consent_register is only for legal_basis 'consent', not 's251'"):
+        load_register(path)
+
+
+def test_extract_domains() -> None:
+    extract = load_register(EXAMPLE).purpose("research-frailty-extract")
+    assert extract.permits_domain("research-tre") and not extract.permits_domain("marketing")
+    assert not extract.permits_recipient("A81001")  # an extract purpose never releases a list
 
 
 def test_constants() -> None:

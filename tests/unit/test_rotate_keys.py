@@ -94,11 +94,10 @@ def test_release_after_rotation_still_reidentifies(tiny: TinyHome) -> None:
     outcome = release(
         home=tiny.home,
         landing=tiny.landing,
-        register=tiny.register,
         purpose="frailty-review",
         cohort="frail_65_high_risk",
         practice="A81001",
-        requester="Dr A Example, GP",
+        user="gp-a81001",
         now=NOW,
         keys=KeyProvider.from_directory(tiny.home.keys),
     )
@@ -110,11 +109,10 @@ def test_release_is_refused_while_a_rotation_is_pending(tiny: TinyHome) -> None:
     outcome = release(
         home=tiny.home,
         landing=tiny.landing,
-        register=tiny.register,
         purpose="frailty-review",
         cohort="frail_65_high_risk",
         practice="A81001",
-        requester="Dr A Example, GP",
+        user="gp-a81001",
         now=NOW,
         keys=tiny.keys,
     )
