@@ -42,7 +42,6 @@ from core.files import private_dir, write_private
 from core.layout import Home
 
 from .keys import KEY_BYTES, KeyProvider, KeyUnavailableError
-from .release.release import rotation_journal_path
 from .tokens import Tokeniser
 from .vault import Vault, VaultError
 
@@ -85,7 +84,7 @@ def new_key_version(keys_dir: Path, version: int) -> None:
 
 
 def _journal(home: Home) -> dict[str, Any] | None:
-    path = rotation_journal_path(home)
+    path = home.rotation_journal
     if not path.exists():
         return None
     data: dict[str, Any] = json.loads(path.read_text())
@@ -93,7 +92,7 @@ def _journal(home: Home) -> dict[str, Any] | None:
 
 
 def _save_journal(home: Home, data: dict[str, Any]) -> None:
-    write_private(rotation_journal_path(home), json.dumps(data, sort_keys=True).encode(), replace=True)
+    write_private(home.rotation_journal, json.dumps(data, sort_keys=True).encode(), replace=True)
 
 
 def _all_vault_tokens(vault_file: Path) -> list[str]:
@@ -289,7 +288,7 @@ def rotate_keys(home: Home, keys_dir: Path, *, now: datetime | None = None) -> R
     journal = _journal(home)
     if journal is not None and journal.get("stage") == "committing":
         _commit(home, keys_dir, journal)
-        rotation_journal_path(home).unlink()
+        home.rotation_journal.unlink()
         c = journal["counts"]
         return RotationResult(int(journal["old"]), int(journal["new"]), resumed=True, **c)
     if journal is not None:
@@ -307,7 +306,7 @@ def rotate_keys(home: Home, keys_dir: Path, *, now: datetime | None = None) -> R
         pairs, counts = _prepare(home, provider, keys_dir, old, new)
     except (RotationError, VaultError, KeyUnavailableError, duckdb.Error, pl.exceptions.PolarsError):
         _discard(home, new)
-        rotation_journal_path(home).unlink(missing_ok=True)
+        home.rotation_journal.unlink(missing_ok=True)
         raise
     journal = {"stage": "preparing", "old": old, "new": new, "started": started, "pairs": pairs}
     _save_journal(home, journal)  # the temp files are known before anything is swapped
@@ -315,7 +314,7 @@ def rotate_keys(home: Home, keys_dir: Path, *, now: datetime | None = None) -> R
     journal["counts"] = counts
     _save_journal(home, journal)
     _commit(home, keys_dir, journal)
-    rotation_journal_path(home).unlink()
+    home.rotation_journal.unlink()
     return RotationResult(
         old,
         new,

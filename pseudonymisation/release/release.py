@@ -68,7 +68,6 @@ __all__ = [
     "check_purpose",
     "check_user",
     "release",
-    "rotation_journal_path",
 ]
 
 DENIAL_REASONS: Final[dict[str, str]] = {
@@ -111,11 +110,6 @@ class ReleaseOutcome:
     audit_seq: int = 0
     removed_by_route: dict[str, int] = field(default_factory=dict)
     not_in_vault: int = 0
-
-
-def rotation_journal_path(home: Home) -> Path:
-    """Present while ``rotate_keys`` runs (or was interrupted); releases are refused meanwhile."""
-    return home.identifiable / "key_rotation.json"
 
 
 def governance_in_force(home: Home) -> Governance:
@@ -287,7 +281,7 @@ def _checked(
     frame = members(
         con, columns, cohort=cohort, built_at=built_at, practice=practice, on=today, fields=fields
     )
-    if rotation_journal_path(home).exists():
+    if home.rotation_journal.exists():
         raise Denied("vault_key_unavailable", "a key rotation is in progress")
     try:
         vault_key = keys.vault_key()

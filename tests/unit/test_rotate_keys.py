@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from pseudonymisation import KeyProvider, Tokeniser, Vault
-from pseudonymisation.release.release import release, rotation_journal_path
+from pseudonymisation.release.release import release
 from pseudonymisation.rotate import RotationError, rotate_keys
 from tests.fixtures.release_home import NOW, TinyHome, make_home
 
@@ -52,7 +52,7 @@ def test_rotation_end_to_end(tiny: TinyHome) -> None:
     assert not tiny.home.token_map.exists()
     assert (result.old_version, result.new_version) == (1, 2)
     assert result.tokens == 6 and result.pseudo_ids == 1 and result.staged_files == 1
-    assert not rotation_journal_path(tiny.home).exists()
+    assert not tiny.home.rotation_journal.exists()
 
     keys = KeyProvider.from_directory(tiny.home.keys)
     assert keys.current_version() == 2
@@ -105,7 +105,7 @@ def test_release_after_rotation_still_reidentifies(tiny: TinyHome) -> None:
 
 
 def test_release_is_refused_while_a_rotation_is_pending(tiny: TinyHome) -> None:
-    rotation_journal_path(tiny.home).write_text(json.dumps({"stage": "preparing", "old": 1, "new": 2}))
+    tiny.home.rotation_journal.write_text(json.dumps({"stage": "preparing", "old": 1, "new": 2}))
     outcome = release(
         home=tiny.home,
         landing=tiny.landing,
@@ -134,7 +134,7 @@ def test_interrupted_commit_is_completed_on_resume(tiny: TinyHome, monkeypatch: 
     monkeypatch.setattr(rotate, "_commit", crash_once)
     with pytest.raises(OSError):
         rotate_keys(tiny.home, tiny.home.keys, now=NOW)
-    assert json.loads(rotation_journal_path(tiny.home).read_text())["stage"] == "committing"
+    assert json.loads(tiny.home.rotation_journal.read_text())["stage"] == "committing"
     result = rotate_keys(tiny.home, tiny.home.keys, now=NOW)
     assert result.resumed and result.new_version == 2
     assert KeyProvider.from_directory(tiny.home.keys).current_version() == 2
@@ -152,5 +152,5 @@ def test_unmapped_token_refuses_rotation_and_changes_nothing(tiny: TinyHome) -> 
         rotate_keys(tiny.home, tiny.home.keys, now=NOW)
     assert staged_path.read_bytes() == before
     assert KeyProvider.from_directory(tiny.home.keys).current_version() == 1
-    assert not rotation_journal_path(tiny.home).exists()
+    assert not tiny.home.rotation_journal.exists()
     assert not list(tiny.home.root.rglob("*rotating*"))
