@@ -15,7 +15,7 @@ from cohort.definitions import load_cohorts
 from cohort.features import FEATURE_COLUMNS
 from cohort.publish import PublishError, cohort_tables, publish_tables
 from linkage.warehouse import open_read_only
-from pipelines import assets_cohort
+from pipelines.defs.cohort import assets as assets_cohort
 from pseudonymisation.release.register import EXAMPLE_REGISTER, load_register
 from tests.unit.test_linkage_warehouse import DOCS, _documented
 
