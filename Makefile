@@ -24,13 +24,13 @@ lint:
 	$(BIN)/ruff format --check .
 
 typecheck:
-	$(BIN)/mypy core pipelines connectors pseudonymisation quality cohort linkage synthetic phm bench scripts
+	$(BIN)/mypy core load pipelines connectors pseudonymisation quality cohort linkage synthetic phm bench scripts
 
 pytest:
 	$(BIN)/pytest -q
 
 ui: setup
-	DAGSTER_HOME=$(abspath .phm/dagster) $(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/phm ui
 
 bench: setup
 	$(BIN)/phm bench generate

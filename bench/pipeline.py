@@ -19,10 +19,10 @@ from bench.report import Timer, emit, peak_rss_mb
 def run_stages(
     landing: Path, home_root: Path, timer: Timer, *, quality_checks: bool = True
 ) -> dict[str, Any]:
-    """Landing -> warehouse with `pipelines.steps` (what the Dagster assets call), stage by stage."""
+    """Landing -> warehouse with the `load` stages (what the Dagster assets call), stage by stage."""
+    import load as steps
     from connectors.spec import EXTRACTS
     from core.layout import Home
-    from pipelines import steps
     from pseudonymisation import KeyProvider
 
     home = Home(home_root).prepare()

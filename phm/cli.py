@@ -66,19 +66,20 @@ def run(
     ] = 20_000,
 ) -> None:
     """Run the whole pipeline headless in Dagster: landing -> opt-outs -> tracing -> vault -> warehouse."""
-    from pipelines.runner import ensure_demo_data, run_pipeline
+    from phm.demo import ensure_demo_data
+    from pipelines.runner import run_pipeline
 
     console = Console(highlight=False)
+    ensure_demo_data(data.resolve(), persons, console)
     if _embedded_dev(data, home):
         from core.layout import Home
         from pseudonymisation import KeyProvider
         from pseudonymisation.release.setup import install_dev_governance
 
-        ensure_demo_data(data, persons, console)
         h = Home(home.resolve()).prepare()
         if install_dev_governance(h, data / "landing", KeyProvider.dev(h.keys), h.keys) is not None:
             console.print(f"Installed the example governance, signed by a dev approver ({h.governance})")
-    run_pipeline(data=data, home=home, demo_persons=persons, console=console)
+    run_pipeline(data=data, home=home, console=console)
 
 
 def _embedded_dev(data: Path, home: Path) -> bool:
@@ -89,8 +90,13 @@ def _embedded_dev(data: Path, home: Path) -> bool:
 
 
 @app.command()
-def ui(data: DataDir = DEFAULT_DATA, home: HomeDir = DEFAULT_HOME) -> None:
-    """Start the Dagster UI (dagster dev) on this installation."""
+def ui(
+    data: DataDir = DEFAULT_DATA,
+    home: HomeDir = DEFAULT_HOME,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port of the web UI.")] = 3000,
+    host: Annotated[str, typer.Option("--host", help="Address the web UI listens on.")] = "127.0.0.1",
+) -> None:
+    """Start the Dagster UI (`dg dev`: the code location "phm") on this installation."""
     from core.layout import Home
 
     h = Home(home.resolve()).prepare()
@@ -100,9 +106,10 @@ def ui(data: DataDir = DEFAULT_DATA, home: HomeDir = DEFAULT_HOME) -> None:
         "PHM_HOME": str(h.root),
         "PHM_DATA": str(data.resolve()),
     }
-    workspace = Path(__file__).resolve().parents[1] / "workspace.yaml"
-    dagster = Path(sys.executable).with_name("dagster")
-    os.execve(dagster, [str(dagster), "dev", "-w", str(workspace)], env)
+    project = Path(__file__).resolve().parents[1]  # [tool.dg] in its pyproject.toml names the project
+    dg_cli = Path(sys.executable).with_name("dg")
+    args = ["dev", "--target-path", str(project), "--port", str(port), "--host", host]
+    os.execve(dg_cli, [str(dg_cli), *args], env)
 
 
 @bench_app.command("generate")

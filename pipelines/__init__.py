@@ -1,8 +1,9 @@
-"""Orchestration.
+"""Orchestration: the Dagster project (code location "phm"), and `phm run`'s headless runner.
 
-`pipelines.definitions` (and the modules it imports) is the only code that imports Dagster. The plain
-modules here — `home` (where things live) and `steps` (one function per pipeline stage, file in, file
-out) — are shared by the Dagster assets and by `phm bench`, so both run exactly the same code.
+`pipelines/` is the only package that imports Dagster. `pipelines/defs/` holds one folder per domain
+(assets, checks, sensors, jobs); `pipelines/definitions.py` merges them with the resources. The work
+itself is plain functions in the domain packages (`load`, `cohort`, `quality`, `pseudonymisation`), so
+`phm bench` and the tests run exactly the code the assets run.
 """
 
 import warnings

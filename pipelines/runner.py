@@ -15,11 +15,10 @@ from rich.console import Console
 from rich.table import Table
 
 from core.errors import Refused
-from core.layout import DEFAULT_DATA, Home
+from core.layout import Home
 from linkage.warehouse import open_read_only
-from pipelines import steps
-from pipelines.partitions import EXTRACT_MONTHS
-from pipelines.sensors import RANGE_END, RANGE_START
+from load import landing_months
+from pipelines.partitions import EXTRACT_MONTHS, RANGE_END, RANGE_START
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
@@ -28,26 +27,10 @@ class PipelineFailed(Refused):
     """The run failed; the message lists the failing steps (file and problem, no patient values)."""
 
 
-def ensure_demo_data(data: Path, persons: int, console: Console) -> None:
-    """Generate the demo ICS on first use of the embedded defaults; refuse a missing custom folder."""
-    if (data / "landing").is_dir():
-        return
-    if data.resolve() != DEFAULT_DATA.resolve():
-        raise FileNotFoundError(
-            f"no landing folder at {data / 'landing'} (generate one with `phm generate --out {data}`)"
-        )
-    from phm.progress import progress_bar
-    from synthetic import GeneratorConfig, generate
-
-    console.print(f"No data yet: generating the demo ICS ({persons:,} synthetic people) into {data}")
-    with progress_bar("generate") as progress:
-        generate(GeneratorConfig(persons=persons), data, progress=progress)
-
-
-def run_pipeline(*, data: Path, home: Path, demo_persons: int, console: Console) -> None:
-    """Generate the demo if needed, then run `load_all` over every landing month and print a summary."""
+def run_pipeline(*, data: Path, home: Path, console: Console) -> None:
+    """Run `load_all` over every month in DATA/landing and print a summary (`phm run`; the CLI makes
+    the demo data first when it is missing, see phm/demo.py)."""
     data, home = data.resolve(), home.resolve()
-    ensure_demo_data(data, demo_persons, console)
     h = Home(home).prepare()
     os.environ["DAGSTER_HOME"] = str(h.dagster_home)  # the CLI is an entry point: set once, here
     with dg.DagsterInstance.get() as instance:
@@ -69,7 +52,7 @@ def load(
     """Run the `load_all` job over every month found in DATA/landing; raise PipelineFailed on failure."""
     from pipelines.definitions import build_definitions
 
-    months = steps.landing_months(data / "landing")
+    months = landing_months(data / "landing")
     if not months:
         raise FileNotFoundError(f"no extract files under {data / 'landing'}")
     defs = build_definitions(data=str(data), home=str(home.root), key_mode=key_mode)

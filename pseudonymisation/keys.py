@@ -3,9 +3,9 @@
 Two independent 32-byte secrets, each with an integer version:
 
 * the **token** master key, from which per-domain HMAC keys are derived (``tokens.py``). Pseudonymising
-  records (``pipelines/steps.py`` ``pseudonymise_source``) and making extracts need only this key;
+  records (``load/pseudonymise.py`` ``pseudonymise_source``) and making extracts need only this key;
 * the **vault** key, which encrypts token -> NHS number entries (``vault.py``). Each load opens the vault
-  with it to add entries (``pipelines/steps.py`` ``build_token_map``, encrypt only); entries are decrypted
+  with it to add entries (``load/token_map.py`` ``build_token_map``, encrypt only); entries are decrypted
   back to NHS numbers only by the governed release (``release/release.py``) and by key rotation
   (``rotate.py``). Code serving analysts never loads it;
 * the **audit** key, which MACs the release audit log's chain (``release/audit.py``), so that a log

@@ -1,6 +1,6 @@
 """The vault: token -> NHS number, encrypted, kept apart from the warehouse.
 
-Each load writes new entries (``pipelines/steps.py`` ``build_token_map``, encrypt only); entries are read
+Each load writes new entries (``load/token_map.py`` ``build_token_map``, encrypt only); entries are read
 back (decrypted) only by the governed release step (re-identification for an approved purpose,
 ``release/release.py``) and by key rotation (``rotate.py``). Each entry is AES-256-GCM under the vault
 key (never the token key) with a fresh random 96-bit nonce, and the associated data binds the

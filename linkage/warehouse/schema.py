@@ -128,3 +128,115 @@ LINKAGE_RATES_COLUMNS: dict[str, str] = {
 }
 OPERATIONAL_TABLES: tuple[str, ...] = ("load_log", *OPS_TABLES, "dq_results", "linkage_rates")
 TABLES: tuple[str, ...] = ("person", *ACTIVITY_KEYS, *REFERENCE_TABLES, *OPERATIONAL_TABLES)
+
+
+# Columns (in order, with DuckDB types) of the tables the SQL scripts and the reference loader create:
+# the data dictionary's column lists, and what the Dagster catalogue shows per table. The build is the
+# truth; tests/integration/test_definitions.py checks these against an empty build, so they cannot drift.
+BUILT_COLUMNS: dict[str, dict[str, str]] = {
+    "person": {
+        "person_token": "VARCHAR", "birth_year_month": "VARCHAR", "sex": "VARCHAR",
+        "ethnic_category": "VARCHAR", "ethnic_group": "VARCHAR", "lsoa21": "VARCHAR",
+        "imd_decile": "INTEGER", "place": "VARCHAR", "practice_code": "VARCHAR", "pcn_code": "VARCHAR",
+        "practice_place": "VARCHAR", "registration_start": "DATE", "registration_end": "DATE",
+        "death_month": "VARCHAR", "link_method": "VARCHAR", "link_confidence": "DOUBLE",
+        "gp_data_shared": "BOOLEAN", "demographics_source": "VARCHAR", "in_gp": "BOOLEAN",
+        "in_apc": "BOOLEAN", "in_ecds": "BOOLEAN", "in_outpatients": "BOOLEAN", "in_csds": "BOOLEAN",
+        "in_mhsds": "BOOLEAN", "in_asc": "BOOLEAN",
+    },
+    "gp_event": {
+        "person_token": "VARCHAR", "practice_code": "VARCHAR", "event_id": "VARCHAR", "event_date": "DATE",
+        "snomed_code": "VARCHAR", "value": "DOUBLE", "unit": "VARCHAR", "source_file": "VARCHAR",
+        "source_line": "BIGINT", "load_id": "VARCHAR",
+    },
+    "gp_medication": {
+        "person_token": "VARCHAR", "practice_code": "VARCHAR", "issue_id": "VARCHAR", "issue_date": "DATE",
+        "dmd_code": "VARCHAR", "quantity": "DOUBLE", "source_file": "VARCHAR", "source_line": "BIGINT",
+        "load_id": "VARCHAR",
+    },
+    "apc_episode": {
+        "person_token": "VARCHAR", "provider_code": "VARCHAR", "spell_id": "VARCHAR",
+        "episode_id": "VARCHAR", "episode_order": "BIGINT", "admission_date": "DATE",
+        "admission_method": "VARCHAR", "admission_source": "VARCHAR", "episode_start": "DATE",
+        "episode_end": "DATE", "discharge_date": "DATE", "discharge_method": "VARCHAR",
+        "diag_01": "VARCHAR", "diag_02": "VARCHAR", "diag_03": "VARCHAR", "diag_04": "VARCHAR",
+        "opertn_01": "VARCHAR", "opertn_02": "VARCHAR", "opertn_03": "VARCHAR", "practice_code": "VARCHAR",
+        "lsoa21": "VARCHAR", "source_file": "VARCHAR", "source_line": "BIGINT", "load_id": "VARCHAR",
+    },
+    "apc_spell": {
+        "person_token": "VARCHAR", "provider_code": "VARCHAR", "spell_id": "VARCHAR",
+        "admission_date": "DATE", "discharge_date": "DATE", "admission_method": "VARCHAR",
+        "is_emergency": "BOOLEAN", "admission_source": "VARCHAR", "discharge_method": "VARCHAR",
+        "primary_diagnosis": "VARCHAR", "episode_count": "BIGINT", "length_of_stay": "BIGINT",
+        "practice_code": "VARCHAR", "lsoa21": "VARCHAR", "source_file": "VARCHAR", "load_id": "VARCHAR",
+    },
+    "ae_attendance": {
+        "person_token": "VARCHAR", "provider_code": "VARCHAR", "attendance_id": "VARCHAR",
+        "arrival_date": "DATE", "arrival_time": "VARCHAR", "arrival_mode": "VARCHAR", "acuity": "VARCHAR",
+        "chief_complaint": "VARCHAR", "diagnosis": "VARCHAR", "departure_date": "DATE",
+        "discharge_destination": "VARCHAR", "practice_code": "VARCHAR", "lsoa21": "VARCHAR",
+        "source_file": "VARCHAR", "source_line": "BIGINT", "load_id": "VARCHAR",
+    },
+    "op_appointment": {
+        "person_token": "VARCHAR", "provider_code": "VARCHAR", "attendance_id": "VARCHAR",
+        "appointment_date": "DATE", "attended": "VARCHAR", "is_attended": "BOOLEAN",
+        "first_attendance": "VARCHAR", "treatment_specialty": "VARCHAR", "practice_code": "VARCHAR",
+        "lsoa21": "VARCHAR", "source_file": "VARCHAR", "source_line": "BIGINT", "load_id": "VARCHAR",
+    },
+    "community_contact": {
+        "person_token": "VARCHAR", "provider_code": "VARCHAR", "referral_id": "VARCHAR",
+        "referral_date": "DATE", "team_type": "VARCHAR", "contact_id": "VARCHAR", "contact_date": "DATE",
+        "attended": "VARCHAR", "is_attended": "BOOLEAN", "practice_code": "VARCHAR", "lsoa21": "VARCHAR",
+        "source_file": "VARCHAR", "source_line": "BIGINT", "load_id": "VARCHAR",
+    },
+    "mh_referral": {
+        "person_token": "VARCHAR", "provider_code": "VARCHAR", "referral_id": "VARCHAR",
+        "referral_date": "DATE", "closure_date": "DATE", "team_type": "VARCHAR",
+        "primary_diagnosis": "VARCHAR", "practice_code": "VARCHAR", "lsoa21": "VARCHAR",
+        "source_file": "VARCHAR", "source_line": "BIGINT", "load_id": "VARCHAR",
+    },
+    "mh_contact": {
+        "person_token": "VARCHAR", "provider_code": "VARCHAR", "contact_id": "VARCHAR",
+        "referral_id": "VARCHAR", "contact_date": "DATE", "team_type": "VARCHAR",
+        "practice_code": "VARCHAR", "lsoa21": "VARCHAR", "source_file": "VARCHAR", "source_line": "BIGINT",
+        "load_id": "VARCHAR",
+    },
+    "mh_spell": {
+        "person_token": "VARCHAR", "provider_code": "VARCHAR", "spell_id": "VARCHAR",
+        "referral_id": "VARCHAR", "start_date": "DATE", "end_date": "DATE", "length_of_stay": "BIGINT",
+        "team_type": "VARCHAR", "primary_diagnosis": "VARCHAR", "practice_code": "VARCHAR",
+        "lsoa21": "VARCHAR", "source_file": "VARCHAR", "source_line": "BIGINT", "load_id": "VARCHAR",
+    },
+    "asc_event": {
+        "person_token": "VARCHAR", "event_id": "VARCHAR", "event_type": "VARCHAR", "event_start": "DATE",
+        "event_end": "DATE", "support_reason": "VARCHAR", "service_type": "VARCHAR", "lsoa21": "VARCHAR",
+        "source_file": "VARCHAR", "source_line": "BIGINT", "load_id": "VARCHAR",
+    },
+    "ref_practice": {
+        "practice_code": "VARCHAR", "practice_name": "VARCHAR", "pcn_code": "VARCHAR",
+        "pcn_name": "VARCHAR", "place": "VARCHAR", "shares_gp_data": "BOOLEAN",
+    },
+    "ref_lsoa": {
+        "lsoa21": "VARCHAR", "lsoa_name": "VARCHAR", "imd_decile": "INTEGER", "place": "VARCHAR",
+    },
+    "ref_codelist": {
+        "codelist": "VARCHAR", "code": "VARCHAR", "term": "VARCHAR",
+    },
+    "ref_ethnic_category": {
+        "ethnic_category": "VARCHAR", "description": "VARCHAR", "ethnic_group": "VARCHAR",
+    },
+    "load_log": {
+        "load_id": "VARCHAR", "built_at": "TIMESTAMP", "table_name": "VARCHAR", "rows": "BIGINT",
+    },
+}  # fmt: skip
+
+
+def table_columns() -> dict[str, dict[str, str]]:
+    """Every published table (`TABLES`, in order) -> its columns and DuckDB types."""
+    declared = {
+        **BUILT_COLUMNS,
+        **{table: schema for table, (_kind, schema) in OPS_TABLES.items()},
+        "dq_results": DQ_RESULTS_COLUMNS,
+        "linkage_rates": LINKAGE_RATES_COLUMNS,
+    }
+    return {table: dict(declared[table]) for table in TABLES}

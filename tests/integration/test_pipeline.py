@@ -14,10 +14,10 @@ import duckdb
 import polars as pl
 import pytest
 
+import load as steps
 from connectors.spec import EXTRACTS, PATTERNS
 from core.layout import Home
 from linkage.warehouse import open_read_only
-from pipelines import steps
 from pipelines.runner import PipelineFailed, load
 from pseudonymisation import KeyProvider, Tokeniser
 

@@ -11,9 +11,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+import load as steps
 from connectors.spec import EXTRACTS
 from core.layout import Home
-from pipelines import steps
 from pseudonymisation import KeyProvider
 
 

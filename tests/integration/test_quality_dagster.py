@@ -8,8 +8,9 @@ from pathlib import Path
 import dagster as dg
 
 from core.layout import Home
-from pipelines.assets_link import WAREHOUSE_KEY, pseudonymised_key
-from pipelines.assets_quality import REPORT_KEY, check_name, quality_assets, quality_checks
+from pipelines.defs.quality.assets import quality_assets
+from pipelines.defs.quality.checks import check_name, quality_checks
+from pipelines.keys import REPORT_KEY, pseudonymised_key, warehouse_key
 from pipelines.resources import PhmPaths
 from quality import before_publish_hook, load_config
 from tests.fixtures.staged_home import BUILT_AT, write_home
@@ -23,7 +24,7 @@ def test_definitions_load_with_checks_on_sources_and_warehouse(tmp_path: Path) -
     config = load_config()
     assert len(specs) == len(config.expectations)
     for e in config.expectations:
-        key = pseudonymised_key(e.target) if e.scope == "source" else WAREHOUSE_KEY
+        key = pseudonymised_key(e.target) if e.scope == "source" else warehouse_key(e.target)
         assert specs[(key, check_name(e.asset, e.id))].blocking == (e.severity == "block")
 
 

@@ -19,8 +19,8 @@ from cohort.publish import publish_tables
 from core.layout import Home
 from linkage.warehouse import open_read_only
 from phm.cli import main
-from pipelines.assets_cohort import cohorts, published
 from pipelines.definitions import build_definitions
+from pipelines.defs.cohort.assets import cohorts, published
 from pipelines.resources import PhmPaths
 from pseudonymisation import KeyProvider, Tokeniser
 from pseudonymisation.release import open_list

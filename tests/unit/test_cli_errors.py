@@ -9,8 +9,8 @@ from collections.abc import Callable
 import pytest
 import typer
 
+import load as steps
 from phm import cli
-from pipelines import steps
 
 
 def _run_failing(monkeypatch: pytest.MonkeyPatch, fail: Callable[[], object]) -> int:

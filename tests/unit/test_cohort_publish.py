@@ -18,7 +18,7 @@ from cohort.features import FEATURE_COLUMNS
 from cohort.publish import PublishError, cohort_tables, publish_tables
 from core.publish import swap_in
 from linkage.warehouse import open_read_only
-from pipelines import assets_cohort
+from pipelines.defs.cohort import assets as assets_cohort
 from pseudonymisation.release.register import EXAMPLE_REGISTER, load_register
 from tests.fixtures.staged_home import DOCS, documented_columns
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines import steps
-from pipelines.sensors import _months
+import load as steps
+from pipelines.defs.ingest.sensors import _months
 
 
 def test_only_files_the_connectors_would_read_give_months(tmp_path: Path) -> None:

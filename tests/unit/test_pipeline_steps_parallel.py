@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines import steps
+import load as steps
 
 
 @pytest.mark.parametrize(("value", "expected"), [("1", 1), ("3", 3), ("0", 1)])

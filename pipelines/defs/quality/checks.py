@@ -1,41 +1,44 @@
-"""Data quality as Dagster asset checks, plus the per-run HTML report asset.
+"""Data quality as Dagster asset checks (the HTML report asset is in `assets.py` beside this).
 
 Thin wrappers over `quality/`: one multi-asset check per pseudonymised source (its source-scope
-expectations, read from the pseudonymised staged files and the counts-only inputs), one on the
-warehouse (read from its `dq_results` table, written during the build by
-`quality.before_publish_hook`; computed on the published file if the build did not write it), and the
-report asset. A `block` expectation is a blocking check: when it fails (severity ERROR) downstream
+expectations, read from the pseudonymised staged files and the counts-only inputs), and one over the
+warehouse whose checks sit on the table each expectation names (`warehouse/<table>`; results read
+from the `dq_results` table, written during the build by `quality.before_publish_hook`; computed on
+the published file if the build did not write it). A `block` expectation is a blocking check: when it fails (severity ERROR) downstream
 assets in the same run do not materialise. A `warn` expectation fails with severity WARN and blocks
 nothing. Check metadata carries counts only.
 """
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import dagster as dg
 
 from linkage.warehouse import open_read_only
-from pipelines.assets_link import WAREHOUSE_KEY, pseudonymised_key
+from pipelines.keys import pseudonymised_key, warehouse_key
 from pipelines.resources import PhmPaths
 from quality import (
     CheckResult,
-    linkage_markdown,
     load_config,
     results_from_table,
     run_source_checks,
     run_warehouse_checks,
-    write_report,
 )
 
-REPORT_KEY = dg.AssetKey(["reports", "data_quality"])
 _CONFIG = load_config()
 
 
 def check_name(asset: str, expectation: str) -> str:
-    """Dagster check name: the expectation id on a source; `<table>__<id>` on the warehouse."""
+    """Dagster check name: the expectation id on a source; `<table>__<id>` on a warehouse table."""
     scope, target = asset.split("/", 1)
     return expectation if scope == "source" else f"{target}__{expectation}"
+
+
+def check_asset_key(asset: str) -> dg.AssetKey:
+    """The asset an expectation's checks sit on: `source/<s>` -> pseudonymised/<s>; `warehouse/<t>` ->
+    the warehouse table itself."""
+    scope, target = asset.split("/", 1)
+    return pseudonymised_key(target) if scope == "source" else warehouse_key(target)
 
 
 def _result(r: CheckResult, key: dg.AssetKey) -> dg.AssetCheckResult:
@@ -92,13 +95,15 @@ def _warehouse_check() -> dg.AssetChecksDefinition:
     expectations = _CONFIG.for_scope("warehouse")
     specs = [
         dg.AssetCheckSpec(
-            name=check_name(e.asset, e.id), asset=WAREHOUSE_KEY, blocking=e.severity == "block",
+            name=check_name(e.asset, e.id), asset=check_asset_key(e.asset), blocking=e.severity == "block",
             description=f"[{e.category}] {e.description}".strip(),
         )
         for e in expectations
     ]  # fmt: skip
 
-    @dg.multi_asset_check(specs=specs, name="dq_warehouse", description="Data quality of the warehouse")
+    @dg.multi_asset_check(
+        specs=specs, name="dq_warehouse", description="Data quality of the warehouse tables"
+    )
     def checks(context: dg.AssetCheckExecutionContext, paths: PhmPaths) -> Iterator[dg.AssetCheckResult]:
         home = paths.installation()
         con = open_read_only(home.warehouse)
@@ -117,40 +122,12 @@ def _warehouse_check() -> dg.AssetChecksDefinition:
         wanted = {check_name(e.asset, e.id) for e in expectations}
         for r in results:
             if check_name(r.asset, r.expectation) in wanted:
-                yield _result(r, WAREHOUSE_KEY)
+                yield _result(r, check_asset_key(r.asset))
 
     return checks
-
-
-@dg.asset(
-    key=REPORT_KEY,
-    deps=[WAREHOUSE_KEY],
-    group_name="reports",
-    kinds={"html"},
-    description="Data quality and coverage report for the latest warehouse build (HTML, offline).",
-)
-def data_quality_report(paths: PhmPaths) -> dg.MaterializeResult:
-    home = paths.installation()
-    con = open_read_only(home.warehouse)
-    try:
-        run_ids = [r.run_id for r in results_from_table(con)]
-        run_id = run_ids[0] if run_ids else uuid.uuid4().hex[:12]
-        path = write_report(con, home, run_id=run_id)
-        linkage = linkage_markdown(con, home, run_id)
-    finally:
-        con.close()
-    return dg.MaterializeResult(
-        metadata={
-            "path": dg.MetadataValue.path(str(path)),
-            "report": dg.MetadataValue.url(path.as_uri()),
-            # Match rates by source, ethnic group and IMD quintile (rounded/suppressed counts).
-            "linkage_rates": dg.MetadataValue.md(linkage),
-        }
-    )
 
 
 quality_checks: list[dg.AssetChecksDefinition] = [
     *(_source_check(s) for s in _CONFIG.source_targets),
     _warehouse_check(),
 ]
-quality_assets: list[dg.AssetsDefinition] = [data_quality_report]

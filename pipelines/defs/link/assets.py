@@ -1,23 +1,25 @@
-"""Tracing, pseudonymisation and the warehouse.
+"""Tracing and pseudonymisation.
 
 `gp_master` (identifiable) feeds `traced` (every record without a valid NHS number, traced once);
 `token_map` tokenises each NHS number once and fills the vault; one `pseudonymised/<source>` asset per
-source turns staged identifiable records into tokenised, de-identified ones; `warehouse` rebuilds the
-analyst DuckDB file from them and swaps it in atomically.
+source turns staged identifiable records into tokenised, de-identified ones, which the warehouse
+tables (`pipelines/defs/warehouse`) are built from.
 """
-
-import uuid
-from datetime import UTC, datetime
 
 import dagster as dg
 
+import load
 from connectors.spec import EXTRACTS, GP_SOURCES
-from pipelines import steps
-from pipelines.assets_ingest import REGISTERS_KEY, ingest_key
+from pipelines.catalog import owned
+from pipelines.keys import (
+    GP_MASTER_KEY,
+    REGISTERS_KEY,
+    TOKEN_MAP_KEY,
+    TRACED_KEY,
+    ingest_key,
+    pseudonymised_key,
+)
 from pipelines.resources import PhmKeys, PhmPaths
-
-GP_MASTER_KEY = dg.AssetKey(["identifiable", "gp_master"])
-WAREHOUSE_KEY = dg.AssetKey(["warehouse", "warehouse"])
 
 
 @dg.asset(
@@ -26,13 +28,11 @@ WAREHOUSE_KEY = dg.AssetKey(["warehouse", "warehouse"])
     group_name="tracing",
     kinds={"polars"},
     description="GP demographic master: latest demographics per NHS number, for tracing.",
+    **owned("identifiable"),
 )
 def gp_master(paths: PhmPaths) -> dg.MaterializeResult:
-    rows = steps.build_gp_master(paths.installation())
+    rows = load.build_gp_master(paths.installation())
     return dg.MaterializeResult(metadata={"dagster/row_count": rows})
-
-
-TRACED_KEY = dg.AssetKey(["identifiable", "traced"])
 
 
 @dg.asset(
@@ -44,16 +44,14 @@ TRACED_KEY = dg.AssetKey(["identifiable", "traced"])
         "Records without a valid NHS number, pooled across sources and traced against the GP master: "
         "exact passes, then Splink. Uncertain pairs go to the clerical review file."
     ),
+    **owned("identifiable"),
 )
 def traced(paths: PhmPaths) -> dg.MaterializeResult:
     home = paths.installation()
-    counts = steps.trace_records(home)
+    counts = load.trace_records(home)
     return dg.MaterializeResult(
         metadata={**counts, "review_file": dg.MetadataValue.path(str(home.review_queue))}
     )
-
-
-TOKEN_MAP_KEY = dg.AssetKey(["identifiable", "token_map"])
 
 
 @dg.asset(
@@ -65,16 +63,13 @@ TOKEN_MAP_KEY = dg.AssetKey(["identifiable", "token_map"])
         "Every distinct NHS number of the load tokenised once (HMAC-SHA256, per-domain key) and "
         "encrypted into the vault (AES-GCM). Opted-out people are left out."
     ),
+    **owned("identifiable"),
 )
 def token_map(paths: PhmPaths, keys: PhmKeys) -> dg.MaterializeResult:
     home = paths.installation()
-    registers = steps.read_registers(paths.landing, home)
-    people = steps.build_token_map(home, keys.provider(home), registers)
+    registers = load.read_registers(paths.landing, home)
+    people = load.build_token_map(home, keys.provider(home), registers)
     return dg.MaterializeResult(metadata={"dagster/row_count": people})
-
-
-def pseudonymised_key(source: str) -> dg.AssetKey:
-    return dg.AssetKey(["pseudonymised", source])
 
 
 def _pseudonymised_asset(source: str) -> dg.AssetsDefinition:
@@ -92,34 +87,15 @@ def _pseudonymised_asset(source: str) -> dg.AssetsDefinition:
             f"{source}: the trace applied to records without an NHS number, opt-outs re-checked, "
             "NHS numbers replaced by their tokens from the token map, identifiers dropped."
         ),
+        **owned("pseudonymised"),
     )
     def pseudonymise(paths: PhmPaths, keys: PhmKeys) -> dg.MaterializeResult:
         home = paths.installation()
-        registers = steps.read_registers(paths.landing, home)
-        result = steps.pseudonymise_source(source, home, keys.provider(home), registers)
+        registers = load.read_registers(paths.landing, home)
+        result = load.pseudonymise_source(source, home, keys.provider(home), registers)
         return dg.MaterializeResult(metadata={"dagster/row_count": result.loaded, **result.as_dict()})
 
     return pseudonymise
 
 
 pseudonymised_assets = [_pseudonymised_asset(s) for s in EXTRACTS]
-
-
-@dg.asset(
-    key=WAREHOUSE_KEY,
-    deps=[pseudonymised_key(s) for s in EXTRACTS],
-    group_name="warehouse",
-    kinds={"duckdb"},
-    description="The analyst warehouse (pseudonymised): built as a new file and swapped in atomically.",
-)
-def warehouse(paths: PhmPaths) -> dg.MaterializeResult:
-    home = paths.installation()
-    load_id = uuid.uuid4().hex[:12]
-    stats = steps.publish_warehouse(home, paths.landing, load_id, built_at=datetime.now(UTC))
-    return dg.MaterializeResult(
-        metadata={
-            "path": dg.MetadataValue.path(str(home.warehouse)),
-            "load_id": load_id,
-            **{f"rows/{table}": count for table, count in stats.rows.items()},
-        }
-    )

@@ -2,19 +2,20 @@
 
 Each ingest asset runs the source's connector over each requested month. A malformed file fails only
 its own partition: the other months load, the failure names the file and the problem, and because
-downstream assets then do not run, the published warehouse is left as it was.
+downstream assets then do not run, the published warehouse is left as it was. Each partition's
+materialisation carries that month's own counts (`dagster/row_count` = rows loaded from its file).
 """
 
 import uuid
 
 import dagster as dg
 
+import load
 from connectors.spec import EXTRACTS, Extract
-from pipelines import steps
+from pipelines.catalog import owned
+from pipelines.keys import REGISTERS_KEY, ingest_key
 from pipelines.partitions import extract_months
 from pipelines.resources import PhmPaths
-
-REGISTERS_KEY = dg.AssetKey(["identifiable", "opt_out_register"])
 
 
 @dg.asset(
@@ -22,10 +23,11 @@ REGISTERS_KEY = dg.AssetKey(["identifiable", "opt_out_register"])
     group_name="registers",
     kinds={"polars", "parquet"},
     description="National Data Opt-out and Type 1 (GP) opt-outs, and practices not sharing GP data.",
+    **owned("identifiable"),
 )
 def opt_out_register(context: dg.AssetExecutionContext, paths: PhmPaths) -> dg.MaterializeResult:
     home = paths.installation()
-    registers = steps.load_registers(paths.landing, home)
+    registers = load.load_registers(paths.landing, home)
     return dg.MaterializeResult(
         metadata={
             "ndoo_people": len(registers.opt_outs.ndoo),
@@ -33,10 +35,6 @@ def opt_out_register(context: dg.AssetExecutionContext, paths: PhmPaths) -> dg.M
             "non_sharing_practices": len(registers.non_sharing),
         }
     )
-
-
-def ingest_key(source: str) -> dg.AssetKey:
-    return dg.AssetKey(["identifiable", source])
 
 
 def _ingest_asset(extract: Extract) -> dg.AssetsDefinition:
@@ -49,19 +47,19 @@ def _ingest_asset(extract: Extract) -> dg.AssetsDefinition:
         kinds={"csv", "parquet"},
         description=f"{extract.setting.capitalize()}: {extract.modelled_on}. {extract.description}",
         metadata={"landing_path": f"landing/{extract.source}/{extract.source}_<YYYY-MM>.csv"},
+        **owned("identifiable"),
     )
     def ingest(context: dg.AssetExecutionContext, paths: PhmPaths) -> dg.MaterializeResult:
         home = paths.installation()
-        registers = steps.read_registers(paths.landing, home)  # as the registers asset loaded them
+        registers = load.read_registers(paths.landing, home)  # as the registers asset loaded them
         load_id = f"{context.run_id[:8]}-{uuid.uuid4().hex[:6]}"
         failures: list[str] = []
         rows: list[str] = [
             "| month | rows in | loaded | quarantined | opted out | excluded |",
             "|---|---|---|---|---|---|",
         ]
-        totals = steps.StageCounts()
         months = list(context.partition_keys)
-        outcomes = steps.ingest_months(
+        outcomes = load.ingest_months(
             [(extract.source, m) for m in months], paths.landing, home, registers, load_id
         )
         for outcome in outcomes:
@@ -72,28 +70,26 @@ def _ingest_asset(extract: Extract) -> dg.AssetsDefinition:
                 continue
             if counts is None:
                 rows.append(f"| {month} | no file | | | | |")
+                context.add_asset_metadata({"dagster/row_count": 0, "file": "absent"}, partition_key=month)
                 continue
             rows.append(
                 f"| {month} | {counts.rows_in} | {counts.loaded} | {counts.quarantined} | "
                 f"{counts.opted_out} | {counts.excluded} |"
             )
-            totals.rows_in += counts.rows_in
-            totals.loaded += counts.loaded
-            totals.quarantined += counts.quarantined
-            totals.opted_out += counts.opted_out
-            totals.excluded += counts.excluded
+            context.add_asset_metadata(
+                {"dagster/row_count": counts.loaded, **counts.as_dict()}, partition_key=month
+            )
         if failures:
             raise dg.Failure(
                 description=f"{len(failures)} of {len(context.partition_keys)} partition(s) of "
                 f"{extract.source} failed; the published warehouse is unchanged.\n" + "\n".join(failures),
                 allow_retries=False,
             )
+        # Shared by every partition of the run; each partition's own counts were added above.
         return dg.MaterializeResult(
             metadata={
                 "months": ", ".join(context.partition_keys),
                 "load_id": load_id,
-                "dagster/row_count": totals.loaded,
-                **{k: v for k, v in totals.as_dict().items()},
                 "by_month": dg.MetadataValue.md("\n".join(rows)),
             }
         )

@@ -19,6 +19,7 @@ from typing import Any
 import dagster as dg
 
 from core.layout import Home
+from pipelines.catalog import owned
 from pipelines.resources import PhmKeys, PhmPaths
 from pseudonymisation import KeyProvider
 from pseudonymisation.release.audit import AuditError
@@ -97,7 +98,8 @@ def release_cohort() -> None:
 
 
 @dg.asset(key=["reports", "transparency"], deps=[PUBLISHED_KEY], group_name=GROUP, kinds={"html"},
-          description="Public transparency report (markdown + HTML): purposes, releases per month, opt-outs.")  # fmt: skip
+          description="Public transparency report (markdown + HTML): purposes, releases per month, opt-outs.",
+          **owned("release"))  # fmt: skip
 def transparency_report(paths: PhmPaths, keys: PhmKeys) -> dg.MaterializeResult:
     home = paths.installation()
     try:

@@ -1,4 +1,10 @@
-"""A sensor that notices new or changed files in landing and loads their months."""
+"""A sensor that notices new or changed files in landing and loads their months.
+
+Off by default (`DefaultSensorStatus.STOPPED`): a fresh `phm ui` never starts a load by itself. Turn
+it on in the UI (Automation -> landing_sensor -> toggle), or from a shell against the same
+DAGSTER_HOME: `dagster sensor start landing_sensor -w workspace.yaml`. Its state is kept in
+DAGSTER_HOME, so once started it stays on across restarts.
+"""
 
 import hashlib
 import json
@@ -9,11 +15,8 @@ import dagster as dg
 
 from connectors.ingest import file_month
 from connectors.spec import EXTRACTS
-from pipelines.partitions import EXTRACT_MONTHS, extract_months
+from pipelines.partitions import EXTRACT_MONTHS, RANGE_END, RANGE_START, extract_months
 from pipelines.resources import PhmPaths
-
-RANGE_START = "dagster/asset_partition_range_start"
-RANGE_END = "dagster/asset_partition_range_end"
 
 
 def _landing_files(landing: Path) -> dict[str, float]:
@@ -33,7 +36,7 @@ def _months(names: Iterable[str]) -> list[str]:
     return sorted(m for m in found if m is not None)
 
 
-@dg.sensor(job_name="load_all", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(job_name="load_all", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
 def landing_sensor(context: dg.SensorEvaluationContext, paths: PhmPaths) -> dg.SensorResult:
     """New or changed extract files -> add their months as partitions and run a load over them."""
     seen: dict[str, float] = json.loads(context.cursor) if context.cursor else {}

@@ -1,11 +1,13 @@
 """Features, risk model, scores and tiers, segments, cohorts and aggregates (the cohort/ domain).
 
 Thin assets over `cohort.*`: the warehouse is opened read-only; everything derived lives under
-HOME/cohort/ (parquet, tokens only) and HOME/models/<version>/ (model, metadata, model card). Metadata
-carries metrics and small tables (calibration, risk pyramid) as Markdown, never row values.
+HOME/cohort/ (parquet, tokens only) and HOME/models/<version>/ (model, metadata, model card), written
+and read back through `cohort.settings`. Metadata carries metrics and small tables (calibration, risk
+pyramid) as Markdown, never row values. `published` writes the cohort step's tables into the warehouse:
+each is a warehouse table asset of its own, with its column schema.
 """
 
-import json
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -15,59 +17,44 @@ import duckdb
 import polars as pl
 
 from cohort import model as risk
-from cohort.definitions import EventFilter, SettingTable, compile, load_cohorts
-from cohort.features import DEFAULT_ALLOWED_FEATURES
+from cohort import settings as stored
+from cohort.definitions import compile, load_cohorts
+from cohort.features import DEFAULT_ALLOWED_FEATURES, FEATURE_COLUMNS
 from cohort.features_sql import attach_scores, compute_features
 from cohort.model_card import write_model_card
-from cohort.publish import cohort_tables, publish_tables
+from cohort.publish import (
+    AGGREGATE_COLUMNS,
+    COHORT_MEMBER_COLUMNS,
+    RISK_SCORE_COLUMNS,
+    aggregate_table_name,
+    cohort_tables,
+    publish_tables,
+)
 from cohort.segments import assign_segments, segment_counts
 from cohort.tiers import pyramid
 from core.disclosure import protect_table
 from core.layout import Home
 from linkage.warehouse import open_read_only
+from linkage.warehouse.schema import ACTIVITY_KEYS, REFERENCE_TABLES
+from pipelines.catalog import column_schema, markdown_table, owned
+from pipelines.keys import PUBLISHED_KEY, warehouse_key
 from pipelines.resources import PhmPaths
 from pseudonymisation.release.register import EXAMPLE_REGISTER, load_register
 
-WAREHOUSE_KEY = dg.AssetKey(["warehouse", "warehouse"])
+# The warehouse tables features and cohorts are computed from.
+WAREHOUSE_TABLES = [warehouse_key(t) for t in ("person", *ACTIVITY_KEYS, *REFERENCE_TABLES)]
 GROUP = "cohort"
+PSEUDONYMISED = owned("pseudonymised")
 COHORT_DIR = Path(risk.__file__).resolve().parent / "definitions"
 # A cohort definition names the governance-register purpose it serves (the shipped register, which
 # `phm release` also falls back to): a cohort for a purpose the register does not know is refused.
 PURPOSES = frozenset(p.id for p in load_register(EXAMPLE_REGISTER).purposes)
 AGGREGATE_BY = ("practice_code", "pcn_code", "place", "imd_quintile", "ethnic_group", "risk_tier")
 
-# How cohort `codes`/`events` criteria reach the warehouse tables (the lead may move this into cohort/).
-WAREHOUSE_SETTINGS: dict[str, SettingTable] = {
-    "gp_event": SettingTable("gp_event", "event_date", code_columns=("snomed_code",)),
-    "gp_medication": SettingTable("gp_medication", "issue_date", code_columns=("dmd_code",)),
-    "apc": SettingTable(
-        "apc_spell", "admission_date", code_columns=("primary_diagnosis",),
-        filters={"emergency_only": EventFilter("is_emergency", (True,))},
-    ),
-    "ae": SettingTable("ae_attendance", "arrival_date", code_columns=("diagnosis", "chief_complaint")),
-    "op": SettingTable("op_appointment", "appointment_date"),
-    "community": SettingTable("community_contact", "contact_date"),
-    "mh": SettingTable("mh_contact", "contact_date"),
-    "asc": SettingTable("asc_event", "event_start"),
-}  # fmt: skip
-
-
-def _dir(home: Home) -> Path:
-    out = home.root / "cohort"
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
 
 def _open(home: Home) -> duckdb.DuckDBPyConnection:
     """The published warehouse as it is now (a plain read-only connect can reuse a replaced file)."""
     return open_read_only(home.warehouse)
-
-
-def _md(frame: pl.DataFrame, digits: int = 3) -> dg.MetadataValue:
-    rounded = frame.with_columns(pl.col(pl.Float64).round(digits))
-    header = "| " + " | ".join(rounded.columns) + " |\n|" + "---|" * rounded.width + "\n"
-    rows = "".join("| " + " | ".join("" if v is None else str(v) for v in r) + " |\n" for r in rounded.rows())
-    return dg.MetadataValue.md(header + rows)
 
 
 def _metrics_metadata(m: dict[str, Any]) -> dict[str, Any]:
@@ -86,15 +73,16 @@ def _score_date(config: CohortConfig, con: duckdb.DuckDBPyConnection) -> date:
     return date.fromisoformat(config.score_date) if config.score_date else risk.latest_date(con)
 
 
-@dg.asset(key=["cohort", "training_features"], deps=[WAREHOUSE_KEY], group_name=GROUP, kinds={"duckdb", "parquet"},
-          description="Features as at t - 12 months with the outcome (emergency admission in the next 12 months).")  # fmt: skip
+@dg.asset(key=["cohort", "training_features"], deps=WAREHOUSE_TABLES, group_name=GROUP,
+          kinds={"duckdb", "parquet"}, description="Features as at t - 12 months with the outcome (emergency admission in the next 12 months).",
+          **PSEUDONYMISED)  # fmt: skip
 def training_features(config: CohortConfig, paths: PhmPaths) -> dg.MaterializeResult:
     home = paths.installation()
     with _open(home) as con:
         t = _score_date(config, con)
         frame = risk.training_frame(con, risk.months_before(t, risk.OUTCOME_MONTHS))
-    frame.write_parquet(_dir(home) / "training_features.parquet")
-    (_dir(home) / "score_date.json").write_text(json.dumps({"score_date": t.isoformat()}))
+    frame.write_parquet(stored.cohort_dir(home) / "training_features.parquet")
+    stored.write_score_date(home, t)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": frame.height,
@@ -103,30 +91,30 @@ def training_features(config: CohortConfig, paths: PhmPaths) -> dg.MaterializeRe
     )
 
 
-@dg.asset(key=["cohort", "features"], deps=[WAREHOUSE_KEY, ["cohort", "training_features"]], group_name=GROUP,
-          kinds={"duckdb", "parquet"}, description="Person features as at the score date t (tokens only).")  # fmt: skip
+@dg.asset(key=["cohort", "features"], deps=[*WAREHOUSE_TABLES, ["cohort", "training_features"]], group_name=GROUP,
+          kinds={"duckdb", "parquet"}, description="Person features as at the score date t (tokens only).",
+          **PSEUDONYMISED)  # fmt: skip
 def features(paths: PhmPaths) -> dg.MaterializeResult:
     home = paths.installation()
-    t = date.fromisoformat(json.loads((_dir(home) / "score_date.json").read_text())["score_date"])
+    t = stored.read_score_date(home)
     with _open(home) as con:
         frame = compute_features(con, t)
-    frame.write_parquet(_dir(home) / "features_unscored.parquet")
+    frame.write_parquet(stored.cohort_dir(home) / "features_unscored.parquet")
     return dg.MaterializeResult(metadata={"dagster/row_count": frame.height, "as_of": t.isoformat()})
 
 
 @dg.asset(key=["cohort", "risk_model"], deps=[["cohort", "training_features"]], group_name=GROUP,
-          kinds={"sklearn"}, description="Emergency admission risk model, versioned with its training window.")  # fmt: skip
+          kinds={"sklearn"}, description="Emergency admission risk model, versioned with its training window.",
+          **PSEUDONYMISED)  # fmt: skip
 def risk_model(config: CohortConfig, paths: PhmPaths) -> dg.MaterializeResult:
     home = paths.installation()
-    frame = pl.read_parquet(_dir(home) / "training_features.parquet")
-    t = date.fromisoformat(json.loads((_dir(home) / "score_date.json").read_text())["score_date"])
+    frame = pl.read_parquet(stored.cohort_dir(home) / "training_features.parquet")
+    t = stored.read_score_date(home)
     window = risk.TrainingWindow(risk.months_before(t, risk.OUTCOME_MONTHS), t, t)
     kind: risk.Kind = "hgb" if config.kind == "hgb" else "logistic"
     model, evaluation, _ = risk.train(frame, window, kind=kind, seed=config.seed)
-    folder = risk.save_model(model, evaluation, home.root / "models")
-    (_dir(home) / "current_model.json").write_text(
-        json.dumps({"version": model.version, "path": str(folder)})
-    )
+    folder = risk.save_model(model, evaluation, home.models_dir)
+    stored.write_current_model(home, model.version, folder)
     evaluation.subgroups.write_parquet(folder / "subgroup_metrics.parquet")
     evaluation.calibration.write_parquet(folder / "calibration.parquet")
     return dg.MaterializeResult(
@@ -134,85 +122,83 @@ def risk_model(config: CohortConfig, paths: PhmPaths) -> dg.MaterializeResult:
             "version": model.version,
             "path": dg.MetadataValue.path(str(folder)),
             **_metrics_metadata(evaluation.overall),
-            "calibration": _md(evaluation.calibration),
-            "baselines": _md(pl.DataFrame([{"baseline": k, **v} for k, v in evaluation.baselines.items()])),
-            "subgroups": _md(evaluation.subgroups.select("group", "value", "auroc", "calibration_slope")),
+            "calibration": markdown_table(evaluation.calibration),
+            "baselines": markdown_table(
+                pl.DataFrame([{"baseline": k, **v} for k, v in evaluation.baselines.items()])
+            ),
+            "subgroups": markdown_table(
+                evaluation.subgroups.select("group", "value", "auroc", "calibration_slope")
+            ),
         }
     )
 
 
 @dg.asset(key=["cohort", "scores"], deps=[["cohort", "risk_model"], ["cohort", "features"]], group_name=GROUP,
-          kinds={"parquet"}, description="person_token, risk_score, risk_tier (Kaiser pyramid), risk_rank.")  # fmt: skip
+          kinds={"parquet"}, description="person_token, risk_score, risk_tier (Kaiser pyramid), risk_rank.",
+          **PSEUDONYMISED)  # fmt: skip
 def scores(paths: PhmPaths) -> dg.MaterializeResult:
     home = paths.installation()
-    current = json.loads((_dir(home) / "current_model.json").read_text())
-    model = risk.load_model(Path(current["path"]))
-    table = risk.score(model, pl.read_parquet(_dir(home) / "features_unscored.parquet"))
-    table.write_parquet(_dir(home) / "scores.parquet")
+    model = risk.load_model(stored.current_model_folder(home))
+    table = risk.score(model, pl.read_parquet(stored.cohort_dir(home) / "features_unscored.parquet"))
+    table.write_parquet(stored.cohort_dir(home) / "scores.parquet")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": table.height,
             "model_version": model.version,
-            "risk_pyramid": _md(pyramid(table)),
+            "risk_pyramid": markdown_table(pyramid(table)),
         }
     )
 
 
 @dg.asset(key=["cohort", "segments"], deps=[["cohort", "scores"]], group_name=GROUP, kinds={"parquet"},
-          description="Bridges-to-Health segments, and the scored features table cohorts compile against.")  # fmt: skip
+          description="Bridges-to-Health segments, and the scored features table cohorts compile against.",
+          **PSEUDONYMISED)  # fmt: skip
 def segments(paths: PhmPaths) -> dg.MaterializeResult:
     home = paths.installation()
-    unscored = pl.read_parquet(_dir(home) / "features_unscored.parquet")
-    scored = pl.read_parquet(_dir(home) / "scores.parquet").join(
+    unscored = pl.read_parquet(stored.cohort_dir(home) / "features_unscored.parquet")
+    scored = pl.read_parquet(stored.cohort_dir(home) / "scores.parquet").join(
         assign_segments(unscored), on="person_token", how="left"
     )
     final = attach_scores(unscored, scored)
-    final.write_parquet(_dir(home) / "features.parquet")
+    final.write_parquet(stored.cohort_dir(home) / "features.parquet")
     counts = segment_counts(final.filter(pl.col("segment").is_not_null()))
-    return dg.MaterializeResult(metadata={"dagster/row_count": final.height, "segments": _md(counts)})
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": final.height, "segments": markdown_table(counts)}
+    )
 
 
 @dg.asset(key=["cohort", "model_card"], deps=[["cohort", "segments"]], group_name=GROUP, kinds={"html"},
-          description="Model card (Markdown + HTML) for the current model and run.")  # fmt: skip
+          description="Model card (Markdown + HTML) for the current model and run.",
+          **PSEUDONYMISED)  # fmt: skip
 def model_card(paths: PhmPaths) -> dg.MaterializeResult:
     home = paths.installation()
-    current = json.loads((_dir(home) / "current_model.json").read_text())
-    folder = Path(current["path"])
-    model = risk.load_model(folder)
-    meta = json.loads((folder / "metadata.json").read_text())
-    evaluation = risk.Evaluation(
-        meta["metrics"], pl.read_parquet(folder / "subgroup_metrics.parquet"), meta["baselines"],
-        pl.read_parquet(folder / "calibration.parquet"), meta["n_train"], meta["n_validation"],
-    )  # fmt: skip
-    result = risk.RunResult(
-        model, evaluation, pl.read_parquet(_dir(home) / "features.parquet"),
-        pl.read_parquet(_dir(home) / "scores.parquet"), {},
-    )  # fmt: skip
+    result, folder = stored.load_run_result(home)
     md, page = write_model_card(result, folder)
     home.reports.mkdir(parents=True, exist_ok=True)
-    (home.reports / "model_card.html").write_text(page.read_text())
+    home.model_card.write_text(page.read_text())
     return dg.MaterializeResult(
         metadata={"markdown": dg.MetadataValue.path(str(md)), "html": dg.MetadataValue.path(str(page))}
     )
 
 
 @dg.asset(key=["cohort", "cohorts"], deps=[["cohort", "segments"]], group_name=GROUP, kinds={"duckdb", "parquet"},
-          description="One token list per cohort definition (cohort/definitions/*.yaml), with reasons.")  # fmt: skip
+          description="One token list per cohort definition (cohort/definitions/*.yaml), with reasons.",
+          **PSEUDONYMISED)  # fmt: skip
 def cohorts(paths: PhmPaths) -> dg.MaterializeResult:
     home = paths.installation()
-    out_dir = _dir(home) / "cohorts"
+    out_dir = stored.cohort_dir(home) / "cohorts"
     out_dir.mkdir(exist_ok=True)
-    t = date.fromisoformat(json.loads((_dir(home) / "score_date.json").read_text())["score_date"])
+    t = stored.read_score_date(home)
     sizes: dict[str, int] = {}
     with _open(home) as con:
         codelists = {r[0] for r in con.sql("SELECT DISTINCT codelist FROM ref_codelist").fetchall()}
         # Not named `features`: the published warehouse may already hold a `features` table.
-        con.register("cohort_features", pl.read_parquet(_dir(home) / "features.parquet"))
+        con.register("cohort_features", pl.read_parquet(stored.cohort_dir(home) / "features.parquet"))
         for definition in load_cohorts(COHORT_DIR, allowed_purposes=PURPOSES):
             try:
                 query, params = compile(
                     definition, features_table="cohort_features", allowed_features=DEFAULT_ALLOWED_FEATURES,
-                    allowed_codelists=codelists, setting_tables=WAREHOUSE_SETTINGS, as_of=t,
+                    allowed_codelists=codelists, setting_tables=stored.WAREHOUSE_SETTINGS, as_of=t,
                 )  # fmt: skip
             except ValueError as exc:  # e.g. a codelist this warehouse does not have: skip, say so
                 sizes[definition.id] = -1
@@ -226,16 +212,17 @@ def cohorts(paths: PhmPaths) -> dg.MaterializeResult:
 
 
 @dg.asset(key=["cohort", "aggregates"], deps=[["cohort", "segments"]], group_name=GROUP, kinds={"parquet"},
-          description="People by practice, PCN, place, IMD quintile, ethnic group and risk tier, disclosure-controlled.")  # fmt: skip
+          description="People by practice, PCN, place, IMD quintile, ethnic group and risk tier, disclosure-controlled.",
+          **PSEUDONYMISED)  # fmt: skip
 def aggregates(paths: PhmPaths) -> dg.MaterializeResult:
     home = paths.installation()
-    frame = pl.read_parquet(_dir(home) / "features.parquet").filter(pl.col("alive"))
+    frame = pl.read_parquet(stored.cohort_dir(home) / "features.parquet").filter(pl.col("alive"))
     with _open(home) as con:
         person = con.sql("SELECT person_token, pcn_code, place FROM person").pl()
     frame = frame.join(person, on="person_token", how="left").with_columns(
         ((pl.col("imd_decile") + 1) // 2).alias("imd_quintile")
     )
-    out_dir = _dir(home) / "aggregates"
+    out_dir = stored.cohort_dir(home) / "aggregates"
     out_dir.mkdir(exist_ok=True)
     metadata: dict[str, Any] = {}
     for by in AGGREGATE_BY:
@@ -251,13 +238,57 @@ def aggregates(paths: PhmPaths) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(key=["cohort", "published"],
-          deps=[["cohort", "cohorts"], ["cohort", "aggregates"], ["cohort", "segments"], ["cohort", "scores"]],
-          group_name=GROUP, kinds={"duckdb"},
-          description="Publishes features, risk_score, cohort_member and agg_people_by_* into the warehouse (atomic).")  # fmt: skip
-def published(paths: PhmPaths) -> dg.MaterializeResult:
+def published_columns() -> dict[str, tuple[str, dict[str, str]]]:
+    """The warehouse tables the cohort step publishes -> (the step they come from, their columns as
+    `cohort.publish` fixes them)."""
+    return {
+        "features": ("segments", dict(FEATURE_COLUMNS)),
+        "risk_score": ("scores", dict(RISK_SCORE_COLUMNS)),
+        "cohort_member": ("cohorts", dict(COHORT_MEMBER_COLUMNS)),
+        **{
+            aggregate_table_name(by): ("aggregates", {by: "VARCHAR", **AGGREGATE_COLUMNS})
+            for by in AGGREGATE_BY
+        },
+    }
+
+
+def _published_specs() -> list[dg.AssetSpec]:
+    """A function, not a module-level list: the defs loader would take a list of specs for assets."""
+    return [
+        dg.AssetSpec(
+            key=PUBLISHED_KEY,
+            deps=[
+                ["cohort", "cohorts"],
+                ["cohort", "aggregates"],
+                ["cohort", "segments"],
+                ["cohort", "scores"],
+            ],
+            group_name=GROUP,
+            kinds={"duckdb"},
+            description="The cohort step's publication into the warehouse (atomic); the tables it adds are "
+            "the warehouse/<table> assets beside it.",
+            **PSEUDONYMISED,
+        ),
+        *(
+            dg.AssetSpec(
+                key=warehouse_key(table),
+                deps=[["cohort", step]],
+                group_name="warehouse",
+                kinds={"duckdb"},
+                description=f"Warehouse table `{table}`, added by the cohort step (docs/warehouse.md).",
+                metadata={**column_schema(columns), "dagster/table_name": f"warehouse.{table}"},
+                **PSEUDONYMISED,
+            )
+            for table, (step, columns) in published_columns().items()
+        ),
+    ]
+
+
+@dg.multi_asset(name="published", specs=_published_specs(), description="Publishes features, risk_score, "
+                "cohort_member and agg_people_by_* into the warehouse (atomic).")  # fmt: skip
+def published(paths: PhmPaths) -> Iterator[dg.MaterializeResult]:
     home = paths.installation()
-    folder = _dir(home)
+    folder = stored.cohort_dir(home)
     cohort_ids = [d.id for d in load_cohorts(COHORT_DIR, allowed_purposes=PURPOSES)]
     lists = {
         cid: pl.read_parquet(folder / "cohorts" / f"{cid}.parquet")
@@ -274,13 +305,18 @@ def published(paths: PhmPaths) -> dg.MaterializeResult:
         built_at=datetime.now(UTC),
     )
     publish_tables(home.warehouse, tables)
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key=PUBLISHED_KEY,
         metadata={
             "warehouse": dg.MetadataValue.path(str(home.warehouse)),
             "cohorts": len(lists),
             **{f"rows/{name}": frame.height for name, frame in tables.items()},
-        }
+        },
     )
+    for name, frame in tables.items():
+        yield dg.MaterializeResult(
+            asset_key=warehouse_key(name), metadata={"dagster/row_count": frame.height}
+        )
 
 
 cohort_assets = [

@@ -1,0 +1,49 @@
+"""load: the pipeline's stages as plain functions, file in and file out (no Dagster here).
+
+The Dagster assets (`pipelines/defs/`) and `phm bench pipeline` both call these, so what is benchmarked
+is what runs. Each stage writes its outputs atomically (temp file then rename) so a crash never
+leaves half a file for the next stage; the warehouse itself is rebuilt into a new file and swapped in.
+
+Stages, in order (the module that holds each):
+1. `load_registers`      (registers)    NDOO + Type 1 opt-outs and non-sharing practices (identifiable zone)
+2. `ingest_months`       (ingest)       connectors over (source, month) files -> staged records,
+                                        quarantine and ops counts
+3. `build_gp_master`     (trace)        the GP demographic master used for tracing
+4. `trace_records`       (trace)        every record without a valid NHS number, pooled across sources,
+                                        traced once
+5. `build_token_map`     (token_map)    each distinct NHS number tokenised once and put into the vault once
+6. `pseudonymise_source` (pseudonymise) apply the trace, re-check opt-outs, tokenise via the map,
+                                        de-identify -> pseudonymised staged records; final
+                                        reconciliation per file (reconcile)
+7. `publish_warehouse`   (publish)      build the DuckDB warehouse from pseudonymised files and swap it in
+"""
+
+from load.files import landing_months, map_files, staged_months, workers, write_parquet
+from load.ingest import MonthOutcome, StageCounts, ingest_month, ingest_months
+from load.pseudonymise import LOCAL_IDS, pseudonymise_source
+from load.publish import publish_warehouse
+from load.registers import Registers, load_registers, read_registers
+from load.token_map import build_token_map
+from load.trace import TRACE_COLUMNS, build_gp_master, trace_records
+
+__all__ = [
+    "LOCAL_IDS",
+    "TRACE_COLUMNS",
+    "MonthOutcome",
+    "Registers",
+    "StageCounts",
+    "build_gp_master",
+    "build_token_map",
+    "ingest_month",
+    "ingest_months",
+    "landing_months",
+    "load_registers",
+    "map_files",
+    "publish_warehouse",
+    "pseudonymise_source",
+    "read_registers",
+    "staged_months",
+    "trace_records",
+    "workers",
+    "write_parquet",
+]

@@ -1,0 +1,92 @@
+"""Stage 2: the connectors over (source, month) files -> staged records, quarantine and ops counts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import connectors
+from connectors.spec import extract_filename
+from core.layout import Home
+from load.files import map_files, write_parquet
+from load.registers import Registers
+
+
+@dataclass
+class StageCounts:
+    """Counts a stage reports (never patient values): safe for logs and Dagster metadata."""
+
+    rows_in: int = 0
+    loaded: int = 0
+    quarantined: int = 0
+    opted_out: int = 0
+    excluded: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "rows_in": self.rows_in,
+            "loaded": self.loaded,
+            "quarantined": self.quarantined,
+            "opted_out": self.opted_out,
+            "excluded": self.excluded,
+            **self.extra,
+        }
+
+
+def ingest_month(
+    source: str, month: str, landing: Path, home: Home, registers: Registers, load_id: str
+) -> StageCounts | None:
+    """Run one source's connector over one month's file. Returns None when the file is absent.
+
+    Raises `connectors.ExtractFileError` for a malformed file before anything is written, so the
+    previous load of that month stays in place.
+    """
+    path = landing / extract_filename(source, month)
+    if not path.exists():
+        return None
+    result = connectors.ingest_file(
+        source,
+        path,
+        landing=landing,
+        opt_outs=registers.opt_outs,
+        non_sharing=registers.non_sharing,
+        load_id=load_id,
+    )
+    write_parquet(result.records, home.staged(source, month))  # ingest_file has reconciled the file
+    write_parquet(result.quarantine, home.quarantine(source, month))
+    write_parquet(result.quarantine_counts, home.ops("quarantine", source, month))
+    write_parquet(result.removed, home.ops_connector("opt_outs", source, month))
+    write_parquet(result.reconciliation.as_frame(), home.ops_connector("reconciliation", source, month))
+    rec = result.reconciliation.as_dict()
+    return StageCounts(rec["rows_in"], rec["loaded"], rec["quarantined"], rec["opted_out"], rec["excluded"])
+
+
+@dataclass(frozen=True)
+class MonthOutcome:
+    """What ingesting one source's month gave: counts, no file (`counts` None), or a file-level error."""
+
+    source: str
+    month: str
+    counts: StageCounts | None
+    error: str | None = None  # names the file and the problem (counts only, never a value)
+
+
+def ingest_months(
+    pairs: Iterable[tuple[str, str]], landing: Path, home: Home, registers: Registers, load_id: str
+) -> list[MonthOutcome]:
+    """`ingest_month` over (source, month) pairs, several files at once, outcomes in input order.
+
+    A malformed file or a reconciliation failure fails only its own month (`error` set, nothing of it
+    written); any other exception is a bug and propagates.
+    """
+
+    def one(pair: tuple[str, str]) -> MonthOutcome:
+        source, month = pair
+        try:
+            return MonthOutcome(source, month, ingest_month(source, month, landing, home, registers, load_id))
+        except (connectors.ExtractFileError, connectors.ReconciliationError) as exc:
+            return MonthOutcome(source, month, None, str(exc))
+
+    return map_files(one, list(pairs))

@@ -1,0 +1,81 @@
+"""Stage 6: apply the trace, re-check opt-outs, tokenise via the load's token map and de-identify."""
+
+from __future__ import annotations
+
+import polars as pl
+
+import linkage
+from connectors.spec import GP_SOURCES
+from core.layout import Home
+from load.files import map_files, staged_months, write_parquet
+from load.ingest import StageCounts
+from load.reconcile import final_reconciliation, record_trace_opt_outs
+from load.registers import Registers
+from load.trace import TRACE_SCHEMA, untraced
+from pseudonymisation import KeyProvider, Tokeniser, deidentify
+
+# Columns that identify a person locally (stable across refreshes) and seed their persistent pseudo-ID.
+LOCAL_IDS: dict[str, str] = {"asc_cld": "la_person_id"}
+
+
+def _apply_trace(
+    records: pl.DataFrame, traced: pl.DataFrame, tokeniser: Tokeniser, source: str
+) -> pl.DataFrame:
+    """Fill NHS numbers from the pooled trace; untraced rows get a persistent pseudo-ID."""
+    keys = untraced(records.with_columns(pl.lit(None, pl.String).alias("nhs_number"))).with_row_index("_row")
+    found = keys.join(traced, on=list(TRACE_SCHEMA), how="left", nulls_equal=True).sort("_row")
+    had_number = pl.col("nhs_number").is_not_null()
+    out = records.with_columns(
+        pl.when(had_number).then(pl.col("nhs_number")).otherwise(found["nhs_number"]).alias("nhs_number"),
+        pl.when(had_number).then(pl.lit("nhs_number")).otherwise(found["link_method"].fill_null("unmatched"))
+        .alias("link_method"),
+        pl.when(had_number).then(1.0).otherwise(found["link_confidence"].fill_null(0.0)).alias("link_confidence"),
+    )  # fmt: skip
+    # Pseudo-IDs only for the rows still without a number (HMAC work scales with them, not the file).
+    out = out.with_row_index("_row")
+    still_untraced = out.filter(pl.col("nhs_number").is_null())
+    local_keys = linkage.pseudo_keys(still_untraced, namespace=source, local_id=LOCAL_IDS.get(source))
+    pseudo = still_untraced.select("_row", tokeniser.pseudo_id(source, local_keys).alias("pseudo_id"))
+    return out.join(pseudo, on="_row", how="left", maintain_order="left").drop(
+        "_row", *LOCAL_IDS.values(), strict=False
+    )
+
+
+def pseudonymise_source(source: str, home: Home, keys: KeyProvider, registers: Registers) -> StageCounts:
+    """Trace, re-check opt-outs, tokenise (via the load's token map) and de-identify every staged month.
+
+    Traced records can turn out to belong to someone who opted out: they are dropped here and the
+    file's reconciliation moves them from loaded to opted out, so the books still balance.
+    """
+    traced = pl.read_parquet(home.trace_results) if source not in GP_SOURCES else None
+    tokeniser = Tokeniser(keys.token_key(), domain="warehouse")
+    token_map = pl.read_parquet(home.token_map)
+    # The vault was filled once for the whole load by `build_token_map`.
+
+    def one(month: str) -> tuple[pl.DataFrame, dict[str, int]]:
+        records = pl.read_parquet(home.staged(source, month))
+        links: dict[str, int] = {}
+        if source not in GP_SOURCES:
+            assert traced is not None  # read above for every non-GP source
+            records = _apply_trace(records, traced, tokeniser, source)
+            links = dict(records.group_by("link_method").len().iter_rows())
+        else:
+            records = records.with_columns(link_method=pl.lit("nhs_number"), link_confidence=pl.lit(1.0))
+        kept, removed = registers.opt_outs.apply(records, source=source)
+        out = deidentify(kept, tokeniser, registers.postcode_lsoa, token_map=token_map)
+        write_parquet(out, home.pseudo_staged(source, month))
+        record_trace_opt_outs(home, source, month, removed)
+        rec = final_reconciliation(home, source, month, removed)
+        write_parquet(rec, home.ops("reconciliation", source, month))
+        return rec, links
+
+    total = StageCounts()
+    for rec, links in map_files(one, staged_months(home, source)):
+        for method, rows in links.items():
+            total.extra[f"link/{method}"] = total.extra.get(f"link/{method}", 0) + rows
+        total.loaded += int(rec["loaded"].sum())
+        total.opted_out += int(rec["opted_out"].sum())
+        total.rows_in += int(rec["rows_in"].sum())
+        total.quarantined += int(rec["quarantined"].sum())
+        total.excluded += int(rec["excluded"].sum())
+    return total

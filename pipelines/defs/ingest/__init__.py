@@ -1,0 +1,1 @@
+"""Ingest: the registers, one monthly-partitioned asset per source, and the (opt-in) landing sensor."""

@@ -1,0 +1,42 @@
+"""The data quality and coverage report for the latest warehouse build (HTML, offline)."""
+
+import uuid
+
+import dagster as dg
+
+from linkage.warehouse import TABLES, open_read_only
+from pipelines.catalog import owned
+from pipelines.keys import REPORT_KEY, warehouse_key
+from pipelines.resources import PhmPaths
+from quality import linkage_markdown, results_from_table, write_report
+
+
+@dg.asset(
+    key=REPORT_KEY,
+    deps=[warehouse_key(t) for t in TABLES],
+    group_name="reports",
+    kinds={"html"},
+    description="Data quality and coverage report for the latest warehouse build (HTML, offline).",
+    **owned("pseudonymised"),
+)
+def data_quality_report(paths: PhmPaths) -> dg.MaterializeResult:
+    home = paths.installation()
+    con = open_read_only(home.warehouse)
+    try:
+        run_ids = [r.run_id for r in results_from_table(con)]
+        run_id = run_ids[0] if run_ids else uuid.uuid4().hex[:12]
+        path = write_report(con, home, run_id=run_id)
+        linkage = linkage_markdown(con, home, run_id)
+    finally:
+        con.close()
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(path)),
+            "report": dg.MetadataValue.url(path.as_uri()),
+            # Match rates by source, ethnic group and IMD quintile (rounded/suppressed counts).
+            "linkage_rates": dg.MetadataValue.md(linkage),
+        }
+    )
+
+
+quality_assets: list[dg.AssetsDefinition] = [data_quality_report]

@@ -1,0 +1,1 @@
+"""Governed release: the `release_cohort` op job and the transparency report."""
