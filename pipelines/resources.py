@@ -38,11 +38,13 @@ class PhmKeys(dg.ConfigurableResource):
     token_key: str | None = None
     vault_key: str | None = None
 
-    def provider(self, home: Home) -> KeyProvider:
+    def provider(self, home: Home, *, generate: bool = True) -> KeyProvider:
+        """The provider for this installation. ``generate=False`` (releases, like the CLI) never makes
+        a dev key: a missing key is a refusal, not a new key."""
         key_dir = Path(self.key_dir) if self.key_dir else home.keys
         if self.token_key or self.vault_key:
             env = {"PHM_TOKEN_KEY": self.token_key or "", "PHM_VAULT_KEY": self.vault_key or ""}
             return KeyProvider.from_env(env)
-        if self.mode == "dev":
+        if self.mode == "dev" and generate:
             return KeyProvider.dev(key_dir)
         return KeyProvider.from_directory(key_dir)

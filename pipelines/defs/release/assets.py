@@ -13,15 +13,12 @@ and a missing vault key is a denial.
 """
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
-from core.layout import Home
 from pipelines.catalog import owned
 from pipelines.resources import PhmKeys, PhmPaths
-from pseudonymisation import KeyProvider
 from pseudonymisation.release.audit import AuditError
 from pseudonymisation.release.bundle import GovernanceError, load_installed
 from pseudonymisation.release.release import ReleaseOutcome, release
@@ -38,12 +35,6 @@ class ReleaseConfig(dg.Config):
     cohort: str
     practice: str
     user: str
-
-
-def _release_keys(keys: PhmKeys, home: Home) -> KeyProvider:
-    if keys.token_key or keys.vault_key:
-        return keys.provider(home)
-    return KeyProvider.from_directory(Path(keys.key_dir) if keys.key_dir else home.keys)
 
 
 def _outcome_metadata(outcome: ReleaseOutcome) -> dict[str, Any]:
@@ -76,7 +67,7 @@ def release_cohort_list(
             practice=config.practice,
             user=config.user,
             now=datetime.now(UTC),
-            keys=_release_keys(keys, home),
+            keys=keys.provider(home, generate=False),
         )
     except AuditError:
         raise dg.Failure(description="release refused: the audit log cannot be written") from None
@@ -108,7 +99,7 @@ def transparency_report(paths: PhmPaths, keys: PhmKeys) -> dg.MaterializeResult:
         # A refused register must not stop the load; the report is not (re)written and the run says why.
         dg.get_dagster_logger().warning(f"transparency report not written: {exc}")
         return dg.MaterializeResult(metadata={"written": False, "register_error": exc.reason})
-    md, page = write_report(home, governance, _release_keys(keys, home), now=datetime.now(UTC))
+    md, page = write_report(home, governance, keys.provider(home, generate=False), now=datetime.now(UTC))
     return dg.MaterializeResult(
         metadata={
             "written": True,
