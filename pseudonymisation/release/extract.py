@@ -223,7 +223,7 @@ def _write_extract(
 
     stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     if out is None:
-        path = private_dir(home.root / "extracts" / domain) / f"{domain}_{cohort}_{stamp}.csv"
+        path = private_dir(home.extracts(domain)) / f"{domain}_{cohort}_{stamp}.csv"
     elif out.parent.is_dir():
         path = out  # the caller's folder: its permissions are theirs to set, never changed here
     else:

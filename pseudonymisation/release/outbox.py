@@ -32,8 +32,11 @@ def _safe_folder(path: Path) -> None:
     try:
         info = os.lstat(path)
     except FileNotFoundError:
-        os.mkdir(path, 0o700)
-        os.chmod(path, 0o700)  # ours, just created: mkdir's mode is masked by umask
+        try:
+            os.mkdir(path, 0o700)
+            os.chmod(path, 0o700)  # ours, just created: mkdir's mode is masked by umask
+        except OSError:  # e.g. no permission, or a name that appeared meanwhile: never write there
+            raise Denied("outbox_unsafe", f"{path.name} on the outbox path cannot be created") from None
         return
     if stat.S_ISLNK(info.st_mode):
         raise Denied("outbox_unsafe", f"{path.name} on the outbox path is a symlink")
@@ -53,7 +56,10 @@ def outbox_file(home: Home, purpose: str, practice: str, now: datetime) -> Path:
     for part in (folder, folder / purpose, folder / purpose / practice):
         _safe_folder(part)
     # Re-open the final folder without following links: a swap after the checks above is caught here.
-    fd = os.open(folder / purpose / practice, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        fd = os.open(folder / purpose / practice, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        raise Denied("outbox_unsafe", f"{practice} on the outbox path changed while it was checked") from None
     os.close(fd)
     stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     return folder / purpose / practice / f"{purpose}_{practice}_{stamp}_{secrets.token_hex(4)}.csv.hpke"

@@ -28,7 +28,9 @@ from typing import Final
 import polars as pl
 
 from core.disclosure import round_and_suppress
+from core.files import write_public
 from core.layout import Home
+from core.tables import markdown_table
 
 from ..keys import KeyProvider
 from .audit import AuditError, AuditLog, Head
@@ -116,12 +118,6 @@ def _opt_outs(home: Home) -> pl.DataFrame:
     return round_and_suppress(frame, "rows").select("route", "rows_display")
 
 
-def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return out
-
-
 def build_report(
     home: Home, governance: Governance, keys: KeyProvider, *, now: datetime
 ) -> TransparencyReport:
@@ -178,7 +174,7 @@ def build_report(
             ]
             for r in releases.iter_rows(named=True)
         ]
-        md += _md_table(["Purpose", "Month", "Lists sent", "Patients included"], rows)
+        md.append(markdown_table(["Purpose", "Month", "Lists sent", "Patients included"], rows))
     else:
         md.append("No lists were released in this period.")
     md += [
@@ -195,12 +191,14 @@ def build_report(
         "",
     ]
     if opt_outs.height:
-        md += _md_table(
-            ["How people opted out", "Records removed"],
-            [
-                [ROUTE_TEXT.get(str(r["route"]), str(r["route"])), str(r["rows_display"])]
-                for r in opt_outs.iter_rows(named=True)
-            ],
+        md.append(
+            markdown_table(
+                ["How people opted out", "Records removed"],
+                [
+                    [ROUTE_TEXT.get(str(r["route"]), str(r["route"])), str(r["rows_display"])]
+                    for r in opt_outs.iter_rows(named=True)
+                ],
+            )
         )
     else:
         md.append("No opt-out figures are available yet.")
@@ -283,10 +281,7 @@ def write_report(
 ) -> tuple[Path, Path]:
     """Write ``HOME/reports/transparency.md`` and ``.html`` (atomically); return their paths."""
     report = build_report(home, governance, keys, now=now)
-    home.reports.mkdir(parents=True, exist_ok=True)
-    paths = (home.reports / "transparency.md", home.reports / "transparency.html")
+    paths = (home.transparency_report(".md"), home.transparency_report(".html"))
     for path, text in zip(paths, (report.markdown, report.html), strict=True):
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        write_public(path, text.encode("utf-8"))
     return paths
