@@ -26,8 +26,10 @@ lint:
 typecheck:
 	$(BIN)/mypy core load pipelines connectors pseudonymisation quality cohort linkage synthetic phm bench scripts
 
+# One worker per core (at most 4); tests sharing the one integration load run on one worker
+# (tests/conftest.py). `.venv/bin/pytest -q tests/...` runs a few tests without workers.
 pytest:
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --maxprocesses 4 --dist loadgroup
 
 ui: setup
 	$(BIN)/phm ui

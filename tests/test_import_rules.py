@@ -16,11 +16,11 @@ seen to find something.
 
 from __future__ import annotations
 
-import ast
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
+
+from tests.fixtures.import_walk import Import, is_module, scan
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,80 +52,9 @@ SYNTHETIC_IMPORTERS: tuple[str, ...] = ("bench", "synthetic", "phm.cli", "phm.de
 NOT_PRODUCT = frozenset({"tests"})
 
 
-@dataclass(frozen=True)
-class Import:
-    """One import statement (or literal `importlib.import_module` call), resolved to a module name."""
-
-    importer: str  # dotted module name of the file holding the import
-    imported: str  # dotted name of the module imported (a submodule when `from pkg import sub` names one)
-    where: str  # path:line, for the failure message
-
-    def __str__(self) -> str:
-        return f"{self.where} {self.importer} imports {self.imported}"
-
-
-def _module_name(root: Path, path: Path) -> str:
-    parts = path.relative_to(root).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def _is_module(root: Path, dotted: str) -> bool:
-    base = root.joinpath(*dotted.split("."))
-    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
-
-
-def _resolve_relative(importer: str, is_package: bool, level: int, module: str | None) -> str:
-    parts = importer.split(".")
-    if not is_package:
-        parts = parts[:-1]
-    parts = parts[: len(parts) - (level - 1)]
-    return ".".join([*parts, *([module] if module else [])])
-
-
-def _imports_in(root: Path, path: Path) -> Iterator[Import]:
-    importer = _module_name(root, path)
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    for node in ast.walk(tree):
-        where = f"{path.relative_to(root)}:{getattr(node, 'lineno', 0)}"
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                yield Import(importer, alias.name, where)
-        elif isinstance(node, ast.ImportFrom):
-            base = (
-                _resolve_relative(importer, path.name == "__init__.py", node.level, node.module)
-                if node.level
-                else str(node.module)
-            )
-            modules = {
-                f"{base}.{a.name}" if _is_module(root, f"{base}.{a.name}") else base for a in node.names
-            }
-            for module in sorted(modules):
-                yield Import(importer, module, where)
-        elif (
-            isinstance(node, ast.Call)
-            and (
-                (isinstance(node.func, ast.Attribute) and node.func.attr == "import_module")
-                or (isinstance(node.func, ast.Name) and node.func.id in ("import_module", "__import__"))
-            )
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
-            and isinstance(node.args[0].value, str)
-        ):
-            yield Import(importer, node.args[0].value, where)
-
-
-def scan(root: Path, packages: Iterable[str] = PACKAGES) -> list[Import]:
-    """Every import in every module of `packages` under `root`, in file order."""
-    found: list[Import] = []
-    for package in packages:
-        for path in sorted((root / package).rglob("*.py")):
-            found.extend(_imports_in(root, path))
-    return found
-
-
 @cache
 def product_imports() -> tuple[Import, ...]:
-    return tuple(scan(ROOT))
+    return tuple(scan(ROOT, PACKAGES))
 
 
 def _within(module: str, prefixes: Iterable[str]) -> bool:
@@ -263,7 +192,7 @@ def unplaced_packages(root: Path) -> list[str]:
 
 def missing_units(root: Path) -> list[str]:
     """Units of the picture with no package in the repository."""
-    return [u for u in UNITS if not _is_module(root, u)]
+    return [u for u in UNITS if not is_module(root, u)]
 
 
 # --------------------------------------------------------------------------- the walker, on inline trees
@@ -327,7 +256,7 @@ def test_each_rule_reports_the_import_that_breaks_it(tmp_path: Path) -> None:
             "load/__init__.py": "",
         },
     )
-    imports = scan(root)
+    imports = scan(root, PACKAGES)
     assert core_violations(imports) == [
         "core/layout.py:2 core.layout imports connectors.spec: core imports no project package"
     ]
