@@ -24,7 +24,7 @@ def _landing(tmp_path: Path) -> Path:
     _put(
         tmp_path,
         "registers/national_data_opt_out.csv",
-        "NHS_Number,Recorded_Date\n999 000 0018,2024-01-02\n999-000-0026,2024-02-03\n9990000019,2024-01-01\n,\n",
+        "NHS_Number,Recorded_Date\n999 000 0018,2024-01-02\n999-000-0026,2024-02-03\n,\n",
     )
     _put(
         tmp_path,
