@@ -62,6 +62,10 @@ def read_registers(landing: Path, home: Home) -> Registers:
 
 
 def _registers(landing: Path, opt_outs: connectors.OptOuts) -> Registers:
+    # Every reference file is checked here, first, so a malformed one is reported as itself (file,
+    # line, problem) rather than later as its symptom (e.g. duplicated people after a join).
+    for name in ("practices", "lsoa_imd"):
+        connectors.read_reference(landing, name)
     return Registers(
         opt_outs=opt_outs,
         non_sharing=connectors.load_non_sharing(landing),

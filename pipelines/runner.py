@@ -116,7 +116,25 @@ def load(
             "run failed; the published warehouse is unchanged.\n"
             + "\n".join(failures or ["(see Dagster UI)"])
         )
+    _refuse_unwritten_transparency(result)
     return months
+
+
+def _refuse_unwritten_transparency(result: dg.ExecuteInProcessResult) -> None:
+    """A governance register that was refused (malformed, edited since signing) fails the run: the
+    transparency report must not be skipped silently. Only "no bundle installed" is a plain state."""
+    for event in result.get_asset_materialization_events():
+        mat = event.materialization
+        if mat.asset_key != dg.AssetKey(["reports", "transparency"]):
+            continue
+        written = mat.metadata.get("written")
+        reason = mat.metadata.get("register_error")
+        code = getattr(reason, "value", None)
+        if getattr(written, "value", True) is False and code not in (None, "no_bundle_installed"):
+            raise PipelineFailed(
+                f"governance register refused ({code}); the transparency report was not written. "
+                "The warehouse was published; fix or re-sign the register (phm governance ...)"
+            )
 
 
 # Our own errors, whose messages are written to name files, columns, reasons and counts only. Any other

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 import load
-from connectors import OptOuts
+from connectors import ExtractFileError, OptOuts
 from connectors.landing import inventory
 from connectors.manifest import manifest_text
 from connectors.spec import OUTPATIENTS
@@ -70,3 +71,17 @@ def test_the_inventory_is_kept_for_load_log(tmp_path: Path) -> None:
         ("outpatients/op_2026-03.csv", "not_loaded", "unexpected name"),
         ("outpatients/outpatients_2026-03.csv", "loaded", "no manifest (control totals not checked)"),
     ]
+
+
+def test_a_malformed_reference_file_is_reported_as_itself(tmp_path: Path) -> None:
+    landing, home = tmp_path / "landing", Home(tmp_path / "home").prepare()
+    _put(landing, "registers/national_data_opt_out.csv", b"NHS_Number,Recorded_Date\n")
+    _put(landing, "registers/non_sharing_practices.csv", b"Practice_Code,Reason\n")
+    _put(landing, "reference/postcode_lsoa.csv", b"Postcode,LSOA21CD\nM1 1AE,E01000001\n")
+    _put(landing, "reference/lsoa_imd.csv", b"LSOA21CD,LSOA21NM,IMD_Decile,Place\nE01000001,A,3,P\n")
+    practice = b"Practice_Code,Practice_Name,PCN_Code,PCN_Name,Place,Practice_Postcode\n"
+    row = b"A12345,Surgery,U12345,PCN,P,M1 1AE\n"
+    _put(landing, "reference/practices.csv", practice + row + row)
+    with pytest.raises(ExtractFileError) as info:
+        load.load_registers(landing, home)
+    assert str(info.value) == "reference/practices.csv: practice_code repeated on line(s) 2, 3"
