@@ -9,7 +9,6 @@ Every source is read by this one engine, driven by its ``connectors.spec.Extract
 from __future__ import annotations
 
 import calendar
-import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -20,6 +19,7 @@ import polars as pl
 from connectors import reasons as rs
 from connectors import spec
 from connectors.errors import ReconciliationError
+from connectors.landing import delivery_month
 from connectors.optouts import OptOuts, removal_counts
 from connectors.rawfile import HASH, LINE, RAW, RawFile, read_raw, relative_name
 from connectors.sources import rules_for
@@ -92,9 +92,8 @@ class IngestResult:
 
 
 def file_month(source: str, path: Path) -> str | None:
-    """'YYYY-MM' from a file named ``<source>_<YYYY-MM>.csv``, else None (month checks then skipped)."""
-    m = re.fullmatch(rf"{re.escape(source)}_(\d{{4}}-\d{{2}})\.csv", path.name)
-    return m.group(1) if m else None
+    """'YYYY-MM' from a file named by the delivery rule (`connectors.landing`), else None (checks skipped)."""
+    return delivery_month(source, path.name)
 
 
 def _latest_date(month: str | None, as_of: date | None) -> date | None:

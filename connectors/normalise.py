@@ -42,8 +42,14 @@ def blank_to_null(expr: pl.Expr) -> pl.Expr:
 
 
 def nhs_digits(expr: pl.Expr) -> pl.Expr:
-    """Strip spaces and dashes ('943 476 5919', '943-476-5919'); blank becomes null."""
-    s = expr.str.replace_all(r"[\s\-]", "")
+    """Strip spaces and dashes ('943 476 5919', '943-476-5919'); blank becomes null.
+
+    Also undoes what a spreadsheet does to a number, as registers are often kept in one: a leading
+    apostrophe ("'9434765919"), a trailing '.0' ('9434765919.0') and scientific notation only when it
+    is exact (all ten digits: '9.434765919E+09'); a shorter mantissa has lost digits and stays invalid.
+    """
+    s = expr.str.strip_chars().str.strip_prefix("'").str.replace(r"^(\d)\.(\d{9})[eE]\+?0?9$", "${1}${2}")
+    s = s.str.replace_all(r"[\s\-]", "").str.replace(r"^(\d{10})\.0+$", "${1}")
     return pl.when(s == "").then(None).otherwise(s)
 
 

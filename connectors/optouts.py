@@ -18,8 +18,9 @@ import polars as pl
 
 from connectors import spec
 from connectors.errors import ExtractFileError
+from connectors.landing import inventory_of
 from connectors.normalise import normalise_nhs_series
-from connectors.rawfile import parse_header, read_bytes
+from connectors.rawfile import LINE, parse_header, read_bytes, read_raw
 
 NDOO_PATH: Final = "registers/national_data_opt_out.csv"
 NON_SHARING_PATH: Final = "registers/non_sharing_practices.csv"
@@ -94,47 +95,98 @@ def _read_register(landing: Path, rel: str) -> pl.DataFrame:
         raise ExtractFileError(rel, "not a well-formed CSV") from None
 
 
+def _lines(numbers: list[int]) -> str:
+    return ", ".join(str(n) for n in numbers[:5]) + (" ..." if len(numbers) > 5 else "")
+
+
+def _read_ndoo(landing: Path) -> frozenset[str]:
+    """Every NHS number on the NDOO register, normalised as the extracts are (`connectors.normalise`).
+
+    Fails closed: a malformed line, or an entry that is not a valid NHS number even after the
+    spreadsheet repairs of ``nhs_digits``, stops the load with the register's line numbers (never
+    the value), because dropping it would let that person's data flow.
+    """
+    register = next(r for r in spec.REGISTERS if r.path == NDOO_PATH)
+    raw = read_raw(landing / NDOO_PATH, NDOO_PATH, [name for name, _ in register.columns])
+    bad_lines = raw.lines.filter(~pl.col("ok"))[LINE].to_list()
+    if bad_lines:
+        raise ExtractFileError(
+            NDOO_PATH, f"malformed line(s) {_lines(bad_lines)}: every objection must be read"
+        )
+    names = [name for name, _ in register.columns]
+    entries = raw.fields.filter(
+        pl.any_horizontal((pl.col(names).str.strip_chars() != "").fill_null(False))
+    )  # not ',,'
+    normalised = entries.select(LINE, normalise_nhs_series(entries["NHS_Number"]).alias("nhs"))
+    unreadable = normalised.filter(pl.col("nhs").is_null())[LINE].to_list()
+    if unreadable:
+        raise ExtractFileError(
+            NDOO_PATH,
+            f"NHS_Number on line(s) {_lines(unreadable)} is not a valid NHS number (value not shown); "
+            "an objection cannot be dropped, so nothing is loaded until the register is corrected",
+        )
+    return frozenset(normalised["nhs"].to_list())
+
+
 def _type1_from_gp_events(path: Path, rel: str) -> set[str]:
     """NHS numbers with the Type 1 SNOMED code in one GP events file.
 
     Only lines containing the code's digits are parsed, so this is a fast text scan. A malformed line
     holding the code is read conservatively: any field that is a valid NHS number counts, because
-    missing an objection is worse than over-applying one.
+    missing an objection is worse than over-applying one. A Type 1 line with no readable NHS number
+    stops the load with its line number (fail closed, as for the NDOO register).
     """
     data = read_bytes(path, rel)
     code = spec.TYPE1_OPT_OUT_SNOMED.encode()
     header, _ = parse_header(data, rel, spec.GP_EVENTS.names)
     i_nhs = header.index(spec.GP_EVENTS.column("nhs_number").name)
     i_code = header.index(spec.GP_EVENTS.column("snomed_code").name)
-    found: list[str] = []
-    pos = data.find(code)
+    found: set[str] = set()
+    unreadable: list[int] = []
+    pos, counted_to, line_no = data.find(code), 0, 1
     while pos >= 0:
         start = data.rfind(b"\n", 0, pos) + 1
         end = data.find(b"\n", pos)
         end = len(data) if end < 0 else end
+        line_no += data.count(b"\n", counted_to, start)  # running count: one pass over the file
+        counted_to = start
         line = data[start:end].decode("utf-8").rstrip("\r")
         fields = next(csv.reader(io.StringIO(line)), [])
         if len(fields) == len(header):
-            if fields[i_code].strip() == spec.TYPE1_OPT_OUT_SNOMED:
-                found.append(fields[i_nhs])
+            candidates = [fields[i_nhs]] if fields[i_code].strip() == spec.TYPE1_OPT_OUT_SNOMED else []
         else:
-            found.extend(fields)
+            candidates = fields
+        valid = set(normalise_nhs_series(pl.Series(candidates, dtype=pl.String)).drop_nulls().to_list())
+        if candidates and not valid and line_no > 1:
+            unreadable.append(line_no)
+        found |= valid
         pos = data.find(code, end)
-    valid = normalise_nhs_series(pl.Series(found, dtype=pl.String)).drop_nulls()
-    return set(valid.to_list())
+    if unreadable:
+        raise ExtractFileError(
+            rel,
+            f"Type 1 opt-out on line(s) {_lines(unreadable)} has no valid NHS number (value not shown); "
+            "an objection cannot be dropped, so nothing is loaded until the file is corrected",
+        )
+    return found
+
+
+def gp_event_files(landing: Path) -> list[tuple[Path, str]]:
+    """Every GP events delivery in landing (all months, every version, even superseded or not in
+    this run): each may record a Type 1 objection, and an objection is never dropped."""
+    return [(landing / e.path, e.path) for e in inventory_of(landing, spec.GP_EVENTS.source)]
 
 
 def load_opt_outs(landing: Path) -> OptOuts:
-    """Both opt-out sets: the NDOO register and every Type 1 code in landing/gp_events/*.csv.
+    """Both opt-out sets: the NDOO register and every Type 1 code in every GP events delivery.
 
-    A missing or unreadable register raises ExtractFileError: without it nothing may flow.
+    A missing or unreadable register raises ExtractFileError: without it nothing may flow. Type 1
+    objections recorded in earlier loads are kept by the caller (`load.load_registers`).
     """
-    ndoo_frame = _read_register(landing, NDOO_PATH)
-    ndoo = normalise_nhs_series(ndoo_frame["NHS_Number"]).drop_nulls()
+    ndoo = _read_ndoo(landing)
     type1: set[str] = set()
-    for path in sorted((landing / "gp_events").glob("*.csv")):
-        type1 |= _type1_from_gp_events(path, path.relative_to(landing).as_posix())
-    return OptOuts(ndoo=frozenset(ndoo.to_list()), type1=frozenset(type1))
+    for path, rel in gp_event_files(landing):
+        type1 |= _type1_from_gp_events(path, rel)
+    return OptOuts(ndoo=ndoo, type1=frozenset(type1))
 
 
 def load_non_sharing(landing: Path) -> frozenset[str]:

@@ -26,6 +26,7 @@ from pathlib import Path
 import polars as pl
 
 from connectors.errors import ExtractFileError
+from connectors.landing import read_landing_bytes
 
 LINE = "__line"
 RAW = "__raw"
@@ -57,11 +58,8 @@ def relative_name(path: Path, landing: Path) -> str:
 
 
 def read_bytes(path: Path, file: str) -> bytes:
-    """Read and check a file's bytes: readable, UTF-8, not empty. The UTF-8 BOM is dropped."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ExtractFileError(file, f"unreadable ({exc.strerror or type(exc).__name__})") from None
+    """Read and check a file's bytes (`connectors.landing`): readable, UTF-8, not empty; BOM dropped."""
+    data = read_landing_bytes(path, file)  # regular files only, never blocking; .gz decompressed
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:

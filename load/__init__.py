@@ -18,7 +18,7 @@ Stages, in order (the module that holds each):
 7. `publish_warehouse`   (publish)      build the DuckDB warehouse from pseudonymised files and swap it in
 """
 
-from load.files import landing_months, map_files, staged_months, workers, write_parquet
+from load.files import landing_months, map_files, staged_months, workers, write_inventory, write_parquet
 from load.ingest import MonthOutcome, StageCounts, ingest_month, ingest_months
 from load.pseudonymise import LOCAL_IDS, pseudonymise_source
 from load.publish import publish_warehouse
@@ -45,5 +45,6 @@ __all__ = [
     "staged_months",
     "trace_records",
     "workers",
+    "write_inventory",
     "write_parquet",
 ]

@@ -10,10 +10,10 @@ from typing import TypeVar
 
 import polars as pl
 
-from connectors.ingest import file_month
-from connectors.spec import EXTRACTS
+from connectors.landing import Entry, delivered_months
 from core.files import write_public
 from core.layout import Home
+from linkage.warehouse.schema import LANDING_INVENTORY
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -54,13 +54,29 @@ def write_parquet(frame: pl.DataFrame, path: Path) -> None:
 
 
 def landing_months(landing: Path) -> list[str]:
-    """Months ('YYYY-MM') for which any source has a file in landing, sorted."""
-    months = {
-        file_month(source, path) for source in EXTRACTS for path in (landing / source).glob(f"{source}_*.csv")
-    }
-    return sorted(m for m in months if m is not None)
+    """Months ('YYYY-MM') for which any source has a delivery that loads (`connectors.landing`), sorted."""
+    return delivered_months(landing)
 
 
 def staged_months(home: Home, source: str) -> list[str]:
     """Months with staged identifiable records for a source."""
     return sorted(p.stem for p in home.staged(source).glob("*.parquet"))
+
+
+def write_inventory(home: Home, entries: Sequence[Entry]) -> Path:
+    """Keep the load's inventory of landing under the ops folder, where the build copies it into load_log.
+
+    Paths, statuses and reasons only: an entry's name is the supplier's file name, never a value.
+    """
+    frame = pl.DataFrame(
+        {
+            "path": [e.path for e in entries],
+            "status": [e.status for e in entries],
+            "reason": [e.reason or None for e in entries],
+        },
+        schema={"path": pl.String, "status": pl.String, "reason": pl.String},
+    )
+    path = home.ops_dir / LANDING_INVENTORY
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_parquet(frame, path)
+    return path

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import connectors
-from connectors.spec import extract_filename
+from connectors.landing import delivered_file, read_regular
+from connectors.manifest import check_rows, read_manifest
 from core.layout import Home
 from load.files import map_files, write_parquet
 from load.registers import Registers
@@ -38,13 +39,13 @@ class StageCounts:
 def ingest_month(
     source: str, month: str, landing: Path, home: Home, registers: Registers, load_id: str
 ) -> StageCounts | None:
-    """Run one source's connector over one month's file. Returns None when the file is absent.
+    """Run one source's connector over one month's latest delivery. Returns None when there is none.
 
-    Raises `connectors.ExtractFileError` for a malformed file before anything is written, so the
-    previous load of that month stays in place.
+    Raises `connectors.ExtractFileError` for a malformed file, or one whose rows differ from its
+    manifest, before anything is written, so the previous load of that month stays in place.
     """
-    path = landing / extract_filename(source, month)
-    if not path.exists():
+    path = delivered_file(landing, source, month)  # the latest delivery (a resubmission replaces)
+    if path is None:
         return None
     result = connectors.ingest_file(
         source,
@@ -54,6 +55,8 @@ def ingest_month(
         non_sharing=registers.non_sharing,
         load_id=load_id,
     )
+    rel = path.relative_to(landing).as_posix()
+    check_rows(read_manifest(path, rel, read_regular), result.reconciliation.rows_in, rel)
     write_parquet(result.records, home.staged(source, month))  # ingest_file has reconciled the file
     write_parquet(result.quarantine, home.quarantine(source, month))
     write_parquet(result.quarantine_counts, home.ops("quarantine", source, month))

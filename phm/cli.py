@@ -64,10 +64,23 @@ def run(
     persons: Annotated[
         int, typer.Option("--persons", min=1, help="People in the demo ICS, if it must be generated.")
     ] = 20_000,
+    months: Annotated[
+        str | None, typer.Option("--months", help="Load only these months: YYYY-MM or YYYY-MM:YYYY-MM.")
+    ] = None,
+    skip: Annotated[
+        list[str] | None,
+        typer.Option("--skip", help="A landing entry (path under landing/) not to load; exit 0 for it."),
+    ] = None,
+    skip_unloaded: Annotated[
+        bool, typer.Option("--skip-unloaded", help="Exit 0 even when landing entries were not loaded.")
+    ] = False,
 ) -> None:
-    """Run the whole pipeline headless in Dagster: landing -> opt-outs -> tracing -> vault -> warehouse."""
+    """Run the whole pipeline headless in Dagster: landing -> opt-outs -> tracing -> vault -> warehouse.
+
+    Exits 1 when a landing entry was not loaded (listed with its reason) unless skipped.
+    """
     from phm.demo import ensure_demo_data
-    from pipelines.runner import run_pipeline
+    from phm.run_summary import run_and_account
 
     console = Console(highlight=False)
     ensure_demo_data(data.resolve(), persons, console)
@@ -79,7 +92,9 @@ def run(
         h = Home(home.resolve()).prepare()
         if install_dev_governance(h, data / "landing", KeyProvider.dev(h.keys), h.keys) is not None:
             console.print(f"Installed the example governance, signed by a dev approver ({h.governance})")
-    run_pipeline(data=data, home=home, console=console)
+    run_and_account(
+        data=data, home=home, console=console, months=months, skip=skip or [], skip_unloaded=skip_unloaded
+    )
 
 
 def _embedded_dev(data: Path, home: Path) -> bool:

@@ -6,6 +6,7 @@ from the terminal shows up in the UI's run history and asset catalogue too.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -14,11 +15,11 @@ from dagster_shared.error import SerializableErrorInfo
 from rich.console import Console
 from rich.table import Table
 
-from core.errors import Refused
+from connectors.landing import Entry, delivered_months, inventory, loaded_months
+from core.errors import Refused, UsageError
 from core.layout import Home
 from linkage.warehouse import open_read_only
-from load import landing_months
-from pipelines.partitions import EXTRACT_MONTHS, RANGE_END, RANGE_START
+from pipelines.partitions import RANGE_END, RANGE_START, SKIP_TAG, add_months
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
@@ -27,18 +28,41 @@ class PipelineFailed(Refused):
     """The run failed; the message lists the failing steps (file and problem, no patient values)."""
 
 
-def run_pipeline(*, data: Path, home: Path, console: Console) -> None:
-    """Run `load_all` over every month in DATA/landing and print a summary (`phm run`; the CLI makes
-    the demo data first when it is missing, see phm/demo.py)."""
+def run_pipeline(
+    *,
+    data: Path,
+    home: Path,
+    console: Console,
+    months: list[str] | None = None,
+    skip: tuple[str, ...] = (),
+    skip_unloaded: bool = False,
+) -> list[Entry]:
+    """Run `load_all` over the months in DATA/landing (all, or ``months``) and print a summary
+    (`phm run`; the CLI makes the demo data first when it is missing, see phm/demo.py).
+
+    Returns the inventory of landing (`connectors.landing`); the CLI exits 1 when an entry was not
+    loaded and not acknowledged (``skip`` by path, or ``skip_unloaded`` for all).
+    """
     data, home = data.resolve(), home.resolve()
     h = Home(home).prepare()
     os.environ["DAGSTER_HOME"] = str(h.dagster_home)  # the CLI is an entry point: set once, here
     with dg.DagsterInstance.get() as instance:
-        months = load(
-            data=data, home=h, instance=instance, key_mode=os.environ.get("PHM_ENV", "dev"), console=console
+        loaded = load(
+            data=data,
+            home=h,
+            instance=instance,
+            key_mode=os.environ.get("PHM_ENV", "dev"),
+            console=console,
+            months=months,
+            skip=["*"] if skip_unloaded else list(skip),
         )
-    console.print(f"Loaded {len(months)} months ({months[0]} to {months[-1]}).")
+    console.print(f"Loaded {len(loaded)} months ({', '.join(loaded)}).")
     print_summary(h, console)
+    return inventory(data / "landing", months, _acknowledged(data / "landing", months, skip, skip_unloaded))
+
+
+def _acknowledged(landing: Path, months: list[str] | None, skip: tuple[str, ...], every: bool) -> list[str]:
+    return [e.path for e in inventory(landing, months) if e.unloaded] if every else list(skip)
 
 
 def load(
@@ -48,21 +72,28 @@ def load(
     instance: dg.DagsterInstance,
     key_mode: str = "dev",
     console: Console | None = None,
+    months: list[str] | None = None,
+    skip: list[str] | None = None,
 ) -> list[str]:
-    """Run the `load_all` job over every month found in DATA/landing; raise PipelineFailed on failure."""
+    """Run the `load_all` job over the months delivered to DATA/landing (all, or those of ``months``
+    that were delivered); raise PipelineFailed on failure. Returns the months loaded."""
     from pipelines.definitions import build_definitions
 
-    months = landing_months(data / "landing")
-    if not months:
-        raise FileNotFoundError(f"no extract files under {data / 'landing'}")
+    landing = data / "landing"
+    entries = inventory(landing, months)
+    wanted = loaded_months(entries)
+    if not wanted:
+        raise FileNotFoundError(f"no extract files to load under {landing}")
+    if wanted != [m for m in delivered_months(landing) if wanted[0] <= m <= wanted[-1]]:
+        raise UsageError("--months must be a run of consecutive delivered months (a partition range)")
+    months = wanted
     defs = build_definitions(data=str(data), home=str(home.root), key_mode=key_mode)
-    known = set(instance.get_dynamic_partitions(EXTRACT_MONTHS))
-    instance.add_dynamic_partitions(EXTRACT_MONTHS, [m for m in months if m not in known])
+    add_months(instance, delivered_months(landing))
     if console is not None:
-        console.print(f"Loading {len(months)} months ({months[0]} to {months[-1]}) from {data / 'landing'}")
+        console.print(f"Loading {len(months)} months ({months[0]} to {months[-1]}) from {landing}")
     result = defs.resolve_job_def("load_all").execute_in_process(
         instance=instance,
-        tags={RANGE_START: months[0], RANGE_END: months[-1]},
+        tags={RANGE_START: months[0], RANGE_END: months[-1], SKIP_TAG: json.dumps(skip or [])},
         run_config=QUIET_LOGS,
         raise_on_error=False,
     )
@@ -85,7 +116,25 @@ def load(
             "run failed; the published warehouse is unchanged.\n"
             + "\n".join(failures or ["(see Dagster UI)"])
         )
+    _refuse_unwritten_transparency(result)
     return months
+
+
+def _refuse_unwritten_transparency(result: dg.ExecuteInProcessResult) -> None:
+    """A governance register that was refused (malformed, edited since signing) fails the run: the
+    transparency report must not be skipped silently. Only "no bundle installed" is a plain state."""
+    for event in result.get_asset_materialization_events():
+        mat = event.materialization
+        if mat.asset_key != dg.AssetKey(["reports", "transparency"]):
+            continue
+        written = mat.metadata.get("written")
+        reason = mat.metadata.get("register_error")
+        code = getattr(reason, "value", None)
+        if getattr(written, "value", True) is False and code not in (None, "no_bundle_installed"):
+            raise PipelineFailed(
+                f"governance register refused ({code}); the transparency report was not written. "
+                "The warehouse was published; fix or re-sign the register (phm governance ...)"
+            )
 
 
 # Our own errors, whose messages are written to name files, columns, reasons and counts only. Any other

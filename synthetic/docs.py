@@ -56,6 +56,42 @@ def _defects(source: str) -> list[str]:
     return out
 
 
+# How files are delivered and accounted for (connectors/landing.py, connectors/manifest.py).
+DELIVERY: list[str] = [
+    "",
+    "## Delivery: names, formats, resubmissions, control totals",
+    "",
+    "- **Names.** `landing/<source>/<source>_<YYYY-MM>.csv`, or `.csv.gz` (gzip; decompressed on read).",
+    "  Parquet and other formats are not read: such a file is listed as `unsupported format`.",
+    "- **Resubmission.** `<source>_<YYYY-MM>_v<N>.csv[.gz]` with N >= 2 replaces every earlier delivery",
+    "  of that month (the original counts as version 1): the month's staged records are rebuilt from it,",
+    "  the earlier files are listed as `superseded` (`replaced by ...`). Two deliveries of the same month",
+    "  and version (e.g. `.csv` and `.csv.gz`) load neither: `two deliveries of the same month and version`.",
+    "- **Control totals.** A delivery may carry `<file name>.manifest.json` beside it, e.g.",
+    '  `{"file": "apc_2026-03.csv", "rows": 1234, "sha256": "<64 hex digits>"}`: `rows` counts data',
+    "  lines (the header excluded), `sha256` is over the bytes as delivered (compressed, for `.csv.gz`).",
+    "  A mismatch fails that file only, with the reason; a missing manifest is a warning (`no manifest",
+    "  (control totals not checked)`), the file still loads. The synthetic generator writes one per file.",
+    "- **Regular files only.** Each entry is opened with `O_NOFOLLOW | O_NONBLOCK` and checked with",
+    "  `fstat`: a symbolic link is refused (never followed, even to a file inside landing), and a FIFO,",
+    "  device or socket is refused by name without the open ever blocking.",
+    "- **Line ends.** LF or CRLF. A bare CR (old Mac line ends) fails the file, naming its first line.",
+    "- **Inventory.** Every entry under `landing/` is accounted for: `loaded`, `superseded`, `register`,",
+    "  `manifest`, `skipped`, or `not_loaded` with a reason (`unexpected name`, `unsupported format`,",
+    "  `not a regular file (FIFO)`, `outside the months requested`, ...). `phm run` prints the entries",
+    "  that were not simply loaded, the warehouse's `load_log` keeps one row per entry, and `phm run`",
+    "  exits 1 when an entry was not loaded unless acknowledged: `--skip PATH` (repeatable, the path",
+    "  under landing) or `--skip-unloaded` (all). `--months YYYY-MM[:YYYY-MM]` loads only those months;",
+    "  any delivered month can be loaded, including one older than those already loaded.",
+    "- **Opt-out registers fail closed.** Each `NHS_Number` on the NDOO register is normalised as the",
+    "  extracts' are (spaces, dashes, a leading apostrophe, a trailing `.0`, scientific notation only",
+    "  when all ten digits are there); an entry that still is not a valid NHS number, or a malformed",
+    "  line, stops the load with the register's line numbers (never the value). Type 1 objections are",
+    "  read from every GP events delivery in landing (every month and version) and kept from earlier",
+    "  loads in `HOME/identifiable/opt_outs.parquet`, so a one-month re-run honours all of them.",
+]
+
+
 def render_extracts_markdown() -> str:
     """The data dictionary of every landing file, as Markdown."""
     lines = [
@@ -103,6 +139,7 @@ def render_extracts_markdown() -> str:
             )
         lines += ["", "Defects the synthetic generator injects (rates are defaults of `DefectRates`):", ""]
         lines += [f"- {d}" for d in _defects(e.source)]
+    lines += DELIVERY
     lines += ["", "## Registers and reference files", ""]
     for reg in REGISTERS:
         lines += [f"### `landing/{reg.path}`", "", reg.description, ""]

@@ -2,7 +2,7 @@
 
 Files are written without quoting: no clean value contains a comma, quote or newline, so every
 physical line is one record (the truth's line numbers rely on this). Malformed-line defects are the
-only exception, by design.
+only exception, by design. Each file gets its control totals beside it (`connectors.manifest`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from connectors.manifest import manifest_path, manifest_text
 from connectors.spec import EXTRACTS, Extract, extract_filename
 from synthetic import defects as dz
 from synthetic.activity import Activity
@@ -78,7 +79,9 @@ def write_source(act: Activity, ctx: Context, rng: np.random.Generator) -> None:
         rel = extract_filename(act.source, label)
         path = ctx.landing / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        out.write_csv(path, quote_style="never", null_value="", line_terminator="\n")
+        data = out.write_csv(None, quote_style="never", null_value="", line_terminator="\n").encode("utf-8")
+        path.write_bytes(data)
+        manifest_path(path).write_text(manifest_text(path.name, out.height, data), encoding="utf-8")
         ctx.files += 1
         ctx.rows[act.source] = ctx.rows.get(act.source, 0) + out.height
         for k, v in flags.items():

@@ -22,8 +22,10 @@ from core.publish import swap_in
 from linkage.warehouse.checks import WarehouseCheckError, run_checks
 from linkage.warehouse.reference import load_reference
 from linkage.warehouse.schema import (
+    BUILT_COLUMNS,
     DQ_RESULTS_COLUMNS,
     FORBIDDEN_COLUMNS,
+    LANDING_INVENTORY,
     LINKAGE_RATES_COLUMNS,
     OPS_TABLES,
     STAGED_COLUMNS,
@@ -87,7 +89,7 @@ def build_warehouse(
         ddl = ", ".join(f"{c} {t}" for c, t in LINKAGE_RATES_COLUMNS.items())
         con.execute(f"CREATE TABLE IF NOT EXISTS linkage_rates ({ddl})")
         run_checks(con)
-        rows = _log(con, load_id, built_at)
+        rows = _log(con, load_id, built_at, ops_dir / LANDING_INVENTORY)
         for (temp,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall():
             con.execute(f"DROP TABLE temp.{temp}")
     if after_publish is not None:
@@ -145,20 +147,28 @@ def _file_list(files: list[Path]) -> str:
     return "[" + ", ".join(f"'{p}'" for p in paths) + "]"
 
 
-def _log(con: duckdb.DuckDBPyConnection, load_id: str, built_at: datetime) -> dict[str, int]:
-    """Count rows of every published table and record them in load_log (one row per table)."""
+def _log(con: duckdb.DuckDBPyConnection, load_id: str, built_at: datetime, inventory: Path) -> dict[str, int]:
+    """Count rows of every published table and record them in load_log (one row per table), then one
+    row per landing entry from the load's inventory (`connectors.landing`: loaded or why not)."""
     rows: dict[str, int] = {}
     for table in TABLES:
         if table != "load_log":
             (n,) = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]  # noqa: S608 (fixed names)
             rows[table] = int(n)
-    con.execute(
-        "CREATE TABLE load_log (load_id VARCHAR, built_at TIMESTAMP, table_name VARCHAR, rows BIGINT)"
-    )
+    ddl = ", ".join(f"{c} {t}" for c, t in BUILT_COLUMNS["load_log"].items())
+    con.execute(f"CREATE TABLE load_log ({ddl})")
     con.executemany(
-        "INSERT INTO load_log VALUES (?, ?, ?, ?)", [(load_id, built_at, t, n) for t, n in rows.items()]
+        "INSERT INTO load_log (load_id, built_at, table_name, rows) VALUES (?, ?, ?, ?)",
+        [(load_id, built_at, t, n) for t, n in rows.items()],
     )
-    rows["load_log"] = len(rows)
+    if inventory.is_file():
+        con.execute(
+            "INSERT INTO load_log (load_id, built_at, landing_entry, status, reason) "
+            "SELECT ?, ?, path, status, reason FROM read_parquet(?)",
+            [load_id, built_at, str(inventory)],
+        )
+    (n_log,) = con.execute("SELECT count(*) FROM load_log").fetchall()[0]
+    rows["load_log"] = int(n_log)
     return rows
 
 

@@ -71,6 +71,10 @@ OPS_TABLES: dict[str, tuple[str, dict[str, str]]] = {
     ),
 }  # fmt: skip
 
+# The load's inventory of landing (every entry, loaded or why not), under the ops folder; the build
+# copies it into load_log.
+LANDING_INVENTORY = "landing/inventory.parquet"
+
 # Activity tables: the person's dates and codes per setting, each with the record's natural key. The key
 # is the default for `unique` expectations (quality/config.py); the table list is what the warehouse
 # checks (checks.py) and the coverage report (quality/coverage.py) go over. Rows are never dropped.
@@ -227,6 +231,7 @@ BUILT_COLUMNS: dict[str, dict[str, str]] = {
     },
     "load_log": {
         "load_id": "VARCHAR", "built_at": "TIMESTAMP", "table_name": "VARCHAR", "rows": "BIGINT",
+        "landing_entry": "VARCHAR", "status": "VARCHAR", "reason": "VARCHAR",
     },
 }  # fmt: skip
 

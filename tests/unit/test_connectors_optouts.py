@@ -9,6 +9,8 @@ import pytest
 
 from connectors import ExtractFileError, OptOuts, ingest_file, load_non_sharing, load_opt_outs
 from connectors.spec import APC, GP_EVENTS, TYPE1_OPT_OUT_SNOMED
+from core.layout import Home
+from load.registers import load_registers
 
 A, B, C, D, E = "9990000018", "9990000026", "9990000034", "9990000042", "9990000050"
 
@@ -24,7 +26,7 @@ def _landing(tmp_path: Path) -> Path:
     _put(
         tmp_path,
         "registers/national_data_opt_out.csv",
-        "NHS_Number,Recorded_Date\n999 000 0018,2024-01-02\n999-000-0026,2024-02-03\n9990000019,2024-01-01\n,\n",
+        "NHS_Number,Recorded_Date\n999 000 0018,2024-01-02\n999-000-0026,2024-02-03\n,\n",
     )
     _put(
         tmp_path,
@@ -105,3 +107,78 @@ def test_type1_removes_rows_across_sources(tmp_path: Path) -> None:
         ("A12345", "ndoo", 1),
         ("A12345", "type1", 1),
     ]
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "9990000018.0",  # a spreadsheet's number
+        "'9990000018",  # a spreadsheet's text marker
+        "9.990000018E+09",  # exact scientific notation (all ten digits)
+        "999 000 0018",
+        "999-000-0018",
+        " 9990000018 ",
+    ],
+)
+def test_every_register_shape_of_one_number_is_honoured(tmp_path: Path, entry: str) -> None:
+    _put(tmp_path, "registers/national_data_opt_out.csv", f"NHS_Number,Recorded_Date\n{entry},2024-01-02\n")
+    assert load_opt_outs(tmp_path).ndoo == frozenset({A})
+
+
+@pytest.mark.parametrize(
+    "entry", ["9990000019", "9.99000002E+09", "99900000", "NOT KNOWN", "9990000018.5", ""]
+)
+def test_an_unreadable_register_entry_stops_the_load_with_its_line(tmp_path: Path, entry: str) -> None:
+    _put(
+        tmp_path,
+        "registers/national_data_opt_out.csv",
+        f"NHS_Number,Recorded_Date\n{A},2024-01-02\n{entry},2024-01-03\n",
+    )
+    with pytest.raises(ExtractFileError) as info:
+        load_opt_outs(tmp_path)
+    assert str(info.value) == (
+        "registers/national_data_opt_out.csv: NHS_Number on line(s) 3 is not a valid NHS number "
+        "(value not shown); an objection cannot be dropped, so nothing is loaded until the register "
+        "is corrected"
+    )
+
+
+def test_a_malformed_register_line_stops_the_load(tmp_path: Path) -> None:
+    _put(tmp_path, "registers/national_data_opt_out.csv", f'NHS_Number,Recorded_Date\n{A},2024,x\n"{B},\n')
+    with pytest.raises(ExtractFileError) as info:
+        load_opt_outs(tmp_path)
+    assert str(info.value) == (
+        "registers/national_data_opt_out.csv: malformed line(s) 2, 3: every objection must be read"
+    )
+
+
+def test_a_type1_line_without_a_readable_number_stops_the_load(tmp_path: Path) -> None:
+    _put(tmp_path, "registers/national_data_opt_out.csv", "NHS_Number,Recorded_Date\n")
+    header = ",".join(GP_EVENTS.names)
+    _put(
+        tmp_path,
+        "gp_events/gp_events_2025-04.csv",
+        f"{header}\n{C},A12345,E1,2025-04-01,22298006,,\n9990000019,A12345,E2,2025-04-01,{TYPE1_OPT_OUT_SNOMED},,\n",
+    )
+    with pytest.raises(ExtractFileError) as info:
+        load_opt_outs(tmp_path)
+    assert str(info.value) == (
+        "gp_events/gp_events_2025-04.csv: Type 1 opt-out on line(s) 3 has no valid NHS number (value not "
+        "shown); an objection cannot be dropped, so nothing is loaded until the file is corrected"
+    )
+
+
+def test_type1_from_every_delivery_and_kept_across_loads(tmp_path: Path) -> None:
+    landing = _landing(tmp_path / "landing")
+    header = ",".join(GP_EVENTS.names)
+    _put(
+        landing,
+        "gp_events/gp_events_2025-06_v2.csv",
+        f"{header}\n{E},A12345,E1,2025-06-01,{TYPE1_OPT_OUT_SNOMED},,\n",
+    )
+    _put(landing, "reference/postcode_lsoa.csv", "Postcode,LSOA21CD\nM1 1AE,E01000001\n")
+    home = Home(tmp_path / "home").prepare()
+    assert load_registers(landing, home).opt_outs.type1 == frozenset({A, C, D, E})
+    for name in ("gp_events_2025-04.csv", "gp_events_2025-05.csv", "gp_events_2025-06_v2.csv"):
+        (landing / "gp_events" / name).unlink()  # a later, one-month landing: the files have gone
+    assert load_registers(landing, home).opt_outs.type1 == frozenset({A, C, D, E})

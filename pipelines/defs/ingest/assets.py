@@ -6,15 +6,19 @@ downstream assets then do not run, the published warehouse is left as it was. Ea
 materialisation carries that month's own counts (`dagster/row_count` = rows loaded from its file).
 """
 
+import json
 import uuid
+from collections.abc import Mapping
+from pathlib import Path
 
 import dagster as dg
 
 import load
+from connectors.landing import Entry, delivered_months, inventory
 from connectors.spec import EXTRACTS, Extract
 from pipelines.catalog import owned
 from pipelines.keys import REGISTERS_KEY, ingest_key
-from pipelines.partitions import extract_months
+from pipelines.partitions import RANGE_END, RANGE_START, SKIP_TAG, extract_months
 from pipelines.resources import PhmPaths
 
 
@@ -28,13 +32,29 @@ from pipelines.resources import PhmPaths
 def opt_out_register(context: dg.AssetExecutionContext, paths: PhmPaths) -> dg.MaterializeResult:
     home = paths.installation()
     registers = load.load_registers(paths.landing, home)
+    entries = landing_inventory(paths.landing, context.run.tags)
+    load.write_inventory(home, entries)
     return dg.MaterializeResult(
         metadata={
             "ndoo_people": len(registers.opt_outs.ndoo),
             "type1_people": len(registers.opt_outs.type1),
             "non_sharing_practices": len(registers.non_sharing),
+            "landing_entries": len(entries),
+            "landing_not_loaded": sum(e.unloaded for e in entries),
         }
     )
+
+
+def landing_inventory(landing: Path, tags: Mapping[str, str]) -> list[Entry]:
+    """The inventory of landing for a run: its months from the range tags, its acknowledged skips."""
+    start, end = tags.get(RANGE_START), tags.get(RANGE_END)
+    months = None
+    if start and end:
+        months = [m for m in delivered_months(landing) if start <= m <= end]
+    skip = json.loads(tags.get(SKIP_TAG, "[]"))
+    if skip == ["*"]:
+        skip = [e.path for e in inventory(landing, months) if e.unloaded]
+    return inventory(landing, months, skip)
 
 
 def _ingest_asset(extract: Extract) -> dg.AssetsDefinition:
@@ -46,7 +66,7 @@ def _ingest_asset(extract: Extract) -> dg.AssetsDefinition:
         group_name="ingest",
         kinds={"csv", "parquet"},
         description=f"{extract.setting.capitalize()}: {extract.modelled_on}. {extract.description}",
-        metadata={"landing_path": f"landing/{extract.source}/{extract.source}_<YYYY-MM>.csv"},
+        metadata={"landing_path": f"landing/{extract.source}/{extract.source}_<YYYY-MM>[_v<N>].csv[.gz]"},
         **owned("identifiable"),
     )
     def ingest(context: dg.AssetExecutionContext, paths: PhmPaths) -> dg.MaterializeResult:

@@ -13,27 +13,24 @@ from pathlib import Path
 
 import dagster as dg
 
-from connectors.ingest import file_month
-from connectors.spec import EXTRACTS
-from pipelines.partitions import EXTRACT_MONTHS, RANGE_END, RANGE_START, extract_months
+from connectors.landing import Delivery, inventory, parse_delivery
+from pipelines.partitions import RANGE_END, RANGE_START, add_months
 from pipelines.resources import PhmPaths
 
 
 def _landing_files(landing: Path) -> dict[str, float]:
+    """Every regular file under landing (deliveries of any version or format, registers, manifests)."""
     files: dict[str, float] = {}
-    for source in EXTRACTS:
-        for path in sorted((landing / source).glob(f"{source}_*.csv")):
-            files[str(path.relative_to(landing))] = path.stat().st_mtime
-    for folder in ("registers", "reference"):
-        for path in sorted((landing / folder).glob("*")):
-            files[str(path.relative_to(landing))] = path.stat().st_mtime
+    for entry in inventory(landing):
+        st = (landing / entry.path).lstat()
+        files[entry.path] = st.st_mtime
     return files
 
 
 def _months(names: Iterable[str]) -> list[str]:
-    """Extract months of landing files named `<source>/<source>_<YYYY-MM>.csv` (as the connectors read them)."""
-    found = {file_month(n.split("/")[0], Path(n)) for n in names if n.split("/")[0] in EXTRACTS}
-    return sorted(m for m in found if m is not None)
+    """Extract months of landing files named by the delivery rule (`connectors.landing`)."""
+    found = {d.month for d in map(parse_delivery, names) if isinstance(d, Delivery)}
+    return sorted(found)
 
 
 @dg.sensor(job_name="load_all", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
@@ -45,8 +42,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, paths: PhmPaths) -> dg.S
     if not changed:
         return dg.SensorResult(skip_reason="no new or changed files in landing", cursor=json.dumps(current))
     months = _months(current)
-    known = set(context.instance.get_dynamic_partitions(EXTRACT_MONTHS))
-    new = [m for m in months if m not in known]
+    add_months(context.instance, months)  # in calendar order, so an older month is inside its range
     registers_changed = any(n.startswith(("registers/", "reference/")) for n in changed)
     changed_months = _months(changed)
     to_load = months if registers_changed else changed_months
@@ -61,6 +57,5 @@ def landing_sensor(context: dg.SensorEvaluationContext, paths: PhmPaths) -> dg.S
         )
     return dg.SensorResult(
         run_requests=run_requests,
-        dynamic_partitions_requests=[extract_months.build_add_request(new)] if new else [],
         cursor=json.dumps(current),
     )

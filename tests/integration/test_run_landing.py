@@ -1,0 +1,55 @@
+"""`phm run` as a cron job runs it: every unloaded landing entry listed with its reason, exit status 1."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+from tests.fixtures.cli import phm
+
+
+def test_unloaded_entries_are_listed_and_the_run_exits_1(tmp_path: Path) -> None:
+    data, home = tmp_path / "ics", tmp_path / "home"
+    made = phm("generate", "--persons", "300", "--months", "2", "--seed", "3", "--out", str(data))
+    assert made.returncode == 0, made.stderr
+    landing = data / "landing"
+    apc = landing / "apc" / "apc_2026-09.csv"
+    (landing / "apc" / "apc_202609.csv").write_bytes(apc.read_bytes())  # misnamed month
+    (landing / "apc" / "apc_2026-08.parquet").write_bytes(b"PAR1")  # unsupported format
+    os.mkfifo(landing / "mhsds" / "mhsds_2026-08.csv")  # a FIFO must not hang the run
+    os.symlink(apc, landing / "apc" / "apc_2026-08.csv")  # a symlink is refused, not followed
+    (landing / "ecds" / "ecds_2026-09.csv").rename(landing / "ecds" / "ecds_2026-09_v2.csv")
+    result = phm("run", "--data", str(data), "--home", str(home), "--months", "2026-10", timeout=900)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == (
+        f"phm: {len(lines) - 1} landing entries were not loaded (acknowledge with --skip PATH or --skip-unloaded):"
+    )
+    listed = {line.strip() for line in result.stderr.splitlines()[1:]}
+    assert {
+        "apc/apc_2026-08.csv: not a regular file (symbolic link)",
+        "apc/apc_2026-08.parquet: unsupported format",
+        "apc/apc_202609.csv: unexpected name",
+        "mhsds/mhsds_2026-08.csv: not a regular file (FIFO)",
+        "apc/apc_2026-09.csv: outside the months requested",
+        "ecds/ecds_2026-09_v2.csv: outside the months requested",
+    } <= listed
+    assert "Loaded 1 months (2026-10)." in result.stdout
+    con = duckdb.connect(str(home / "warehouse" / "warehouse.duckdb"), read_only=True)
+    try:
+        log = dict(
+            con.execute("SELECT landing_entry, reason FROM load_log WHERE status = 'not_loaded'").fetchall()
+        )
+    finally:
+        con.close()
+    assert log["mhsds/mhsds_2026-08.csv"] == "not a regular file (FIFO)"
+    assert log["apc/apc_202609.csv"] == "unexpected name"
+    assert len(log) == len(listed)
+
+    skipped = phm(
+        "run", "--data", str(data), "--home", str(home), "--months", "2026-10", "--skip-unloaded", timeout=900
+    )
+    assert skipped.returncode == 0, skipped.stderr
+    assert "Landing: " in skipped.stdout and "0 not loaded." in skipped.stdout
