@@ -169,6 +169,17 @@ def _well_formed(raw: pl.Series, n_fields: int) -> pl.Series:
     return ok
 
 
+def _has_control(data: bytes) -> bool:
+    """Whether any record may hold a control character: a cheap byte scan so the regex runs only then."""
+    if data.count(b"\r") != data.count(b"\r\n"):
+        return True  # a carriage return that is not part of a CRLF line end
+    return bool(data.translate(None, _ALLOWED_BYTES))
+
+
+# Every byte but C0 controls and DEL, plus LF and CR (CRLF is checked apart): what translate() deletes.
+_ALLOWED_BYTES = bytes(b for b in range(256) if b >= 0x20 and b != 0x7F) + b"\n\r"
+
+
 def _record(text: str, n_fields: int) -> bool:
     """True when ``text`` is exactly one strict RFC 4180 record of ``n_fields`` fields (Python's csv)."""
     try:
@@ -191,23 +202,28 @@ def _join_quoted_breaks(lines: pl.DataFrame, n_fields: int) -> pl.DataFrame:
     )
     if bad.is_empty():
         return lines
-    raw = lines[RAW].to_list()
-    ok = lines["ok"].to_list()
+    changed: dict[int, str] = {}
     drop: set[int] = set()
-    for i in bad["__i"].to_list():
+    for i in bad["__i"].to_list():  # few: only malformed lines, read a window of lines each
         if i in drop:
             continue
-        parts, quotes, j = [raw[i] or ""], raw[i].count('"'), i
-        while quotes % 2 and j + 1 < len(raw) and len(parts) < MAX_RECORD_LINES and not ok[j + 1]:
-            j += 1
-            parts.append(raw[j] or "")
+        window = lines.slice(i, MAX_RECORD_LINES)
+        raw, ok = window[RAW].fill_null("").to_list(), window["ok"].to_list()
+        parts, quotes = [raw[0]], raw[0].count('"')
+        while quotes % 2 and len(parts) < len(raw) and not ok[len(parts)]:
+            parts.append(raw[len(parts)])
             quotes += parts[-1].count('"')
         text = "\n".join(parts)
-        if j > i and quotes % 2 == 0 and _record(text, n_fields):
-            raw[i], ok[i] = text, True
-            drop.update(range(i + 1, j + 1))
-    keep = pl.Series([k not in drop for k in range(len(raw))])
-    return lines.with_columns(pl.Series(RAW, raw, dtype=pl.String), pl.Series("ok", ok)).filter(keep)
+        if len(parts) > 1 and quotes % 2 == 0 and _record(text, n_fields):
+            changed[i] = text
+            drop.update(range(i + 1, i + len(parts)))
+    if not changed:
+        return lines
+    idx = pl.Series(list(changed), dtype=pl.UInt32)
+    joined = lines.with_columns(
+        lines[RAW].scatter(idx, list(changed.values())), lines["ok"].scatter(idx, True)
+    )
+    return joined.filter(~pl.int_range(lines.height, eager=True).is_in(sorted(drop)))
 
 
 def _good_bytes(data: bytes, body_start: int, lines: pl.DataFrame) -> bytes:
@@ -251,7 +267,7 @@ def read_raw(path: Path, file: str, expected: Sequence[str]) -> RawFile:
         "ok",
         pl.col(RAW).hash().alias(HASH),
         pl.col(RAW).str.contains(r'[,"][ \t]|[ \t][,"]|^[ \t]|[ \t]$').alias(WS),
-        pl.col(RAW).str.contains(_CONTROL).alias(CTRL),
+        (pl.col(RAW).str.contains(_CONTROL) if _has_control(data) else pl.lit(False)).alias(CTRL),
     ).filter("ok")
     if b"\r" in data or _NEVER.encode() in data:
         good = "\n".join(lines.filter("ok")[RAW].to_list()).encode()  # CRLF or fallback: rebuild from lines
