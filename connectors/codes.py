@@ -36,3 +36,36 @@ ETHNIC_GROUPS: dict[str, str] = {
 }
 
 TYPE1_OPT_OUT_SNOMED = "827241000000103"  # "Dissent from secondary use of GP patient identifiable data"
+
+# Code lists of the categorical text columns (values compared case-insensitively): a value off the list
+# is quarantined (invalid_code), so no free text reaches the warehouse through a category column.
+# Labels as the national data sets publish them (CSDS team types, MHSDS record and team types, ASC CLD
+# event types, primary support reasons and service types); extend a list when a feed uses a new label.
+CSDS_TEAM_TYPES: frozenset[str] = frozenset({
+    "Community Matron", "District Nursing", "Health Visiting", "Occupational Therapy", "Physiotherapy",
+    "Podiatry", "School Nursing", "Speech and Language Therapy",
+})  # fmt: skip
+MHSDS_RECORD_TYPES: frozenset[str] = frozenset({"REFERRAL", "CONTACT", "SPELL"})
+MHSDS_TEAM_TYPES: frozenset[str] = frozenset({
+    "Community Mental Health Team - Functional", "Crisis Resolution Team/Home Treatment Service",
+    "NHS Talking Therapies", "Early Intervention Team for Psychosis", "Memory Services/Clinic",
+    "Older People Community Mental Health Team",
+})  # fmt: skip
+CLD_EVENT_TYPES: frozenset[str] = frozenset({"Request", "Assessment", "Service", "Review"})
+CLD_SUPPORT_REASONS: frozenset[str] = frozenset({
+    "Physical Support: Personal Care Support", "Physical Support: Access and Mobility Only",
+    "Sensory Support: Support for Visual Impairment", "Sensory Support: Support for Hearing Impairment",
+    "Sensory Support: Support for Dual Impairment", "Social Support: Support for Social Isolation/Other",
+    "Social Support: Substance Misuse Support", "Support with Memory and Cognition",
+    "Learning Disability Support", "Mental Health Support",
+})  # fmt: skip
+CLD_SERVICE_TYPES: frozenset[str] = frozenset({
+    "Long Term Support: Community: Home Support", "Long Term Support: Community: Direct Payment",
+    "Long Term Support: Community: Supported Living", "Long Term Support: Residential",
+    "Long Term Support: Nursing", "Short Term Support: ST-Max", "Short Term Support: Other Short Term Support",
+})  # fmt: skip
+#: Units of GP measurements (UCUM-style spellings as GP systems export them).
+GP_UNITS: frozenset[str] = frozenset({
+    "mmol/mol", "mmol/L", "mmHg", "kg/m2", "kg", "cm", "m", "%", "bpm", "mL/min/1.73m2", "umol/L", "g/L",
+    "mg/L", "mg/mmol", "U/L", "ng/L", "ratio", "score",
+})  # fmt: skip

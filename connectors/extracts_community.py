@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from connectors.columns import Extract, column, demographics, nhs_column
+from connectors.codes import (
+    CLD_EVENT_TYPES,
+    CLD_SERVICE_TYPES,
+    CLD_SUPPORT_REASONS,
+    CSDS_TEAM_TYPES,
+    MHSDS_RECORD_TYPES,
+    MHSDS_TEAM_TYPES,
+)
+from connectors.columns import Extract, column, demographics, name_column, nhs_column, sex_column
 
 # CSDS and MHSDS name the provider the same way.
 _PROVIDER = column(
@@ -25,12 +33,32 @@ CSDS = Extract(
     columns=(
         nhs_column("NHS_Number"),
         _PROVIDER,
-        column("Service_Request_ID", "referral_id", "str", "Referral identifier.", required=True),
+        column(
+            "Service_Request_ID",
+            "referral_id",
+            "str",
+            "Referral identifier.",
+            required=True,
+            pattern="record_id",
+        ),
         column("Referral_Date", "referral_date", "date", "Date the referral was received."),
-        column("Team_Type", "team_type", "str", "Service or team type (e.g. district nursing)."),
-        column("Care_Contact_ID", "contact_id", "str", "Care contact identifier.", required=True),
+        column(
+            "Team_Type",
+            "team_type",
+            "str",
+            "Service or team type (e.g. district nursing).",
+            codes=CSDS_TEAM_TYPES,
+        ),
+        column(
+            "Care_Contact_ID",
+            "contact_id",
+            "str",
+            "Care contact identifier.",
+            required=True,
+            pattern="record_id",
+        ),
         column("Care_Contact_Date", "contact_date", "date", "Date of the care contact.", required=True),
-        column("Attendance_Status", "attended", "str", "Attended (5/6) or not."),
+        column("Attendance_Status", "attended", "str", "Attended (5/6) or not.", pattern="dd_code"),
         *demographics("Gender", "Date_Of_Birth", "Ethnic_Category", "Postcode", "GP_Practice"),
     ),
 )
@@ -46,14 +74,30 @@ MHSDS = Extract(
     columns=(
         nhs_column("NHS_Number"),
         _PROVIDER,
-        column("Record_Type", "record_type", "str", "REFERRAL, CONTACT or SPELL.", required=True),
-        column("Record_ID", "record_id", "str", "Identifier of the record.", required=True),
-        column("Service_Request_ID", "referral_id", "str", "Referral the record belongs to.", required=True),
+        column(
+            "Record_Type",
+            "record_type",
+            "str",
+            "REFERRAL, CONTACT or SPELL.",
+            required=True,
+            codes=MHSDS_RECORD_TYPES,
+        ),
+        column(
+            "Record_ID", "record_id", "str", "Identifier of the record.", required=True, pattern="record_id"
+        ),
+        column(
+            "Service_Request_ID",
+            "referral_id",
+            "str",
+            "Referral the record belongs to.",
+            required=True,
+            pattern="record_id",
+        ),
         column(
             "Start_Date", "start_date", "date", "Referral date, contact date or spell start.", required=True
         ),
         column("End_Date", "end_date", "date", "Referral closure or spell end (blank if open)."),
-        column("Team_Type", "team_type", "str", "Mental health team type."),
+        column("Team_Type", "team_type", "str", "Mental health team type.", codes=MHSDS_TEAM_TYPES),
         column(
             "Primary_Diagnosis",
             "primary_diagnosis",
@@ -84,12 +128,13 @@ ASC_CLD = Extract(
             "The council's own person identifier.",
             required=True,
             identifiable=True,
+            pattern="record_id",
         ),
         nhs_column("NHS_Number"),
-        column("Given_Name", "given_name", "str", "Given name.", identifiable=True),
-        column("Family_Name", "family_name", "str", "Family name.", identifiable=True),
+        name_column("Given_Name", "given_name", "Given name."),
+        name_column("Family_Name", "family_name", "Family name."),
         column("Date_Of_Birth", "date_of_birth", "date", "Date of birth (DD/MM/YYYY).", identifiable=True),
-        column("Gender", "sex", "str", "Sex: M, F or U."),
+        sex_column("Gender"),
         column(
             "Ethnicity",
             "ethnic_category",
@@ -105,13 +150,39 @@ ASC_CLD = Extract(
             identifiable=True,
             pattern="postcode",
         ),
-        column("Event_Reference", "event_id", "str", "Council's event reference.", required=True),
-        column("Event_Type", "event_type", "str", "Request, Assessment, Service or Review.", required=True),
+        column(
+            "Event_Reference",
+            "event_id",
+            "str",
+            "Council's event reference.",
+            required=True,
+            pattern="record_id",
+        ),
+        column(
+            "Event_Type",
+            "event_type",
+            "str",
+            "Request, Assessment, Service or Review.",
+            required=True,
+            codes=CLD_EVENT_TYPES,
+        ),
         column(
             "Event_Start_Date", "event_start", "date", "Start date of the event (DD/MM/YYYY).", required=True
         ),
         column("Event_End_Date", "event_end", "date", "End date of the event (DD/MM/YYYY); blank if open."),
-        column("Primary_Support_Reason", "support_reason", "str", "Primary support reason."),
-        column("Service_Type", "service_type", "str", "Service type (for Service events)."),
+        column(
+            "Primary_Support_Reason",
+            "support_reason",
+            "str",
+            "Primary support reason.",
+            codes=CLD_SUPPORT_REASONS,
+        ),
+        column(
+            "Service_Type",
+            "service_type",
+            "str",
+            "Service type (for Service events).",
+            codes=CLD_SERVICE_TYPES,
+        ),
     ),
 )

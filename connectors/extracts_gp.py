@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from connectors.columns import Extract, column, nhs_column
+from connectors.codes import GP_UNITS
+from connectors.columns import Extract, column, name_column, nhs_column, sex_column
 
 # Every GP extract is per practice.
 _PRACTICE = column(
@@ -27,12 +28,12 @@ GP_PATIENTS = Extract(
     activity_date="extract_date",
     record_id=None,
     columns=(
-        nhs_column(),
+        nhs_column(required=True),
         _PRACTICE,
-        column("Given_Name", "given_name", "str", "Given name.", identifiable=True),
-        column("Family_Name", "family_name", "str", "Family name.", identifiable=True),
+        name_column("Given_Name", "given_name", "Given name."),
+        name_column("Family_Name", "family_name", "Family name."),
         column("Date_Of_Birth", "date_of_birth", "date", "Date of birth.", required=True, identifiable=True),
-        column("Sex", "sex", "str", "Sex: M, F or U."),
+        sex_column("Sex"),
         column(
             "Ethnic_Category",
             "ethnic_category",
@@ -40,7 +41,7 @@ GP_PATIENTS = Extract(
             "NHS ethnic category code; may be blank.",
             pattern="ethnic_category",
         ),
-        column("Address_Line_1", "address", "str", "First line of address.", identifiable=True),
+        name_column("Address_Line_1", "address", "First line of address."),
         column("Postcode", "postcode", "str", "Postcode.", identifiable=True, pattern="postcode"),
         column(
             "Registration_Start",
@@ -75,15 +76,22 @@ GP_EVENTS = Extract(
     activity_date="event_date",
     record_id="event_id",
     columns=(
-        nhs_column(),
+        nhs_column(required=True),
         _PRACTICE,
-        column("Event_ID", "event_id", "str", "Identifier of the journal entry.", required=True),
+        column(
+            "Event_ID",
+            "event_id",
+            "str",
+            "Identifier of the journal entry.",
+            required=True,
+            pattern="record_id",
+        ),
         column(
             "Event_Date", "event_date", "date", "Date the event was recorded as happening.", required=True
         ),
         column("SNOMED_Code", "snomed_code", "str", "SNOMED CT concept id.", required=True, pattern="snomed"),
-        column("Value", "value", "float", "Numeric value (measurements only)."),
-        column("Unit", "unit", "str", "Unit of the value."),
+        column("Value", "value", "float", "Numeric value (measurements only).", bounds=(-1e6, 1e6)),
+        column("Unit", "unit", "str", "Unit of the value.", codes=GP_UNITS),
     ),
 )
 
@@ -96,11 +104,11 @@ GP_MEDICATIONS = Extract(
     activity_date="issue_date",
     record_id="issue_id",
     columns=(
-        nhs_column(),
+        nhs_column(required=True),
         _PRACTICE,
-        column("Issue_ID", "issue_id", "str", "Identifier of the issue.", required=True),
+        column("Issue_ID", "issue_id", "str", "Identifier of the issue.", required=True, pattern="record_id"),
         column("Issue_Date", "issue_date", "date", "Date the medication was issued.", required=True),
         column("DMD_Code", "dmd_code", "str", "dm+d concept id (VMP/AMP).", required=True, pattern="dmd"),
-        column("Quantity", "quantity", "float", "Quantity issued."),
+        column("Quantity", "quantity", "float", "Quantity issued.", bounds=(0, 1e6)),
     ),
 )

@@ -25,21 +25,35 @@ APC = Extract(
     columns=(
         nhs_column("NHS_NUMBER"),
         _PROVIDER,
-        column("EPIKEY", "episode_id", "str", "Episode key.", required=True),
-        column("SUSSPELLID", "spell_id", "str", "Spell identifier (one hospital stay).", required=True),
-        column("EPIORDER", "episode_order", "int", "Order of the episode within the spell."),
+        column("EPIKEY", "episode_id", "str", "Episode key.", required=True, pattern="record_id"),
+        column(
+            "SUSSPELLID",
+            "spell_id",
+            "str",
+            "Spell identifier (one hospital stay).",
+            required=True,
+            pattern="record_id",
+        ),
+        column("EPIORDER", "episode_order", "int", "Order of the episode within the spell.", bounds=(1, 99)),
         column("ADMIDATE", "admission_date", "date", "Date of admission.", required=True),
         column(
             "ADMIMETH",
             "admission_method",
             "str",
             "Admission method (11-13 elective, 21-2D emergency, 31-32 maternity, 81-83 other).",
+            pattern="dd_code",
         ),
-        column("ADMISORC", "admission_source", "str", "Source of admission."),
+        column("ADMISORC", "admission_source", "str", "Source of admission.", pattern="dd_code"),
         column("EPISTART", "episode_start", "date", "Episode start date.", required=True),
         column("EPIEND", "episode_end", "date", "Episode end date."),
         column("DISDATE", "discharge_date", "date", "Discharge date (last episode of the spell)."),
-        column("DISMETH", "discharge_method", "str", "Discharge method (1 discharged, 4 died, ...)."),
+        column(
+            "DISMETH",
+            "discharge_method",
+            "str",
+            "Discharge method (1 discharged, 4 died, ...).",
+            pattern="dd_code",
+        ),
         *(
             column(
                 f"DIAG_4_{i:02d}",
@@ -77,9 +91,11 @@ ECDS = Extract(
     columns=(
         nhs_column("NHS_NUMBER"),
         _PROVIDER,
-        column("EC_IDENT", "attendance_id", "str", "Attendance identifier.", required=True),
+        column(
+            "EC_IDENT", "attendance_id", "str", "Attendance identifier.", required=True, pattern="record_id"
+        ),
         column("ARRIVAL_DATE", "arrival_date", "date", "Arrival date.", required=True),
-        column("ARRIVAL_TIME", "arrival_time", "str", "Arrival time (HH:MM)."),
+        column("ARRIVAL_TIME", "arrival_time", "str", "Arrival time (HH:MM).", pattern="time_hhmm"),
         column(
             "EC_ARRIVAL_MODE_SNOMED_CT", "arrival_mode", "str", "Arrival mode (SNOMED CT).", pattern="snomed"
         ),
@@ -115,11 +131,19 @@ OUTPATIENTS = Extract(
     columns=(
         nhs_column("NHS_NUMBER"),
         _PROVIDER,
-        column("ATTENDKEY", "attendance_id", "str", "Appointment key.", required=True),
+        column("ATTENDKEY", "attendance_id", "str", "Appointment key.", required=True, pattern="record_id"),
         column("APPTDATE", "appointment_date", "date", "Appointment date.", required=True),
-        column("ATTENDED", "attended", "str", "Attended or did not attend (5/6 attended, 2/3/4/7 not)."),
-        column("FIRSTATT", "first_attendance", "str", "First (1) or follow-up (2) attendance."),
-        column("TRETSPEF", "treatment_specialty", "str", "Treatment function code."),
+        column(
+            "ATTENDED",
+            "attended",
+            "str",
+            "Attended or did not attend (5/6 attended, 2/3/4/7 not).",
+            pattern="dd_code",
+        ),
+        column(
+            "FIRSTATT", "first_attendance", "str", "First (1) or follow-up (2) attendance.", pattern="dd_code"
+        ),
+        column("TRETSPEF", "treatment_specialty", "str", "Treatment function code.", pattern="dd_code"),
         *demographics("SEX", "DOB", "ETHNOS", "POSTCODE", "GPPRAC"),
     ),
 )

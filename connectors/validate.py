@@ -13,7 +13,8 @@ import polars as pl
 
 from connectors import normalise as nz
 from connectors import reasons as rs
-from connectors.rawfile import HASH, LINE, WS
+from connectors.columns import NUMERIC_ID_PATTERNS
+from connectors.rawfile import CTRL, HASH, LINE, WS
 from connectors.sources import SourceRules
 from connectors.spec import PATTERNS, Column, Extract
 
@@ -42,6 +43,12 @@ def _parsed(c: Column, date_format: str) -> pl.Expr:
     if c.dtype == "date":
         return col.str.strptime(pl.Date, date_format, strict=False, exact=True)
     return col.cast(_DTYPES[c.dtype], strict=False)
+
+
+def _length(c: Column) -> pl.Expr:
+    """A value's length against ``max_length``: bytes (O(1)) unless free text, where names may be non-ASCII."""
+    col = pl.col(c.canonical)
+    return col.str.len_chars() if c.free_text else col.str.len_bytes()
 
 
 def _columns_to_trim(fields: pl.DataFrame, names: list[str]) -> set[str]:
@@ -78,11 +85,14 @@ def check_rows(
         ),
         LINE,
         HASH,
+        CTRL,
     )
     missing = _any([pl.col(c.canonical).is_null() for c in cols if c.required])
+    too_long = _any([_length(c) > c.max_length for c in cols])
     typed_cols = [c for c in cols if c.dtype != "str"]
     frame = frame.with_columns(
         missing.alias("__missing"),
+        too_long.fill_null(False).alias("__too_long"),
         *(_normalised(c).alias(c.canonical) for c in cols if c.canonical != "nhs_number"),
         *(_parsed(c, extract.date_format).alias(f"__t_{c.canonical}") for c in typed_cols),
     )
@@ -101,6 +111,7 @@ def check_rows(
             for c in cols
             if c.dtype in ("int", "float")
         ]
+        + [~typed(c.canonical).is_between(*c.bounds) for c in cols if c.bounds is not None]
     )
     bad_code = _any(
         [
@@ -108,19 +119,40 @@ def check_rows(
             for c in cols
             if c.pattern is not None and c.pattern != "nhs_number"
         ]
+        + [
+            pl.col(c.canonical).is_not_null()
+            & ~pl.col(c.canonical)
+            .str.to_uppercase()
+            .is_in(pl.Series(sorted(x.upper() for x in c.codes)).implode())
+            for c in cols
+            if c.codes is not None
+        ]
     )
+    identifier = _any(
+        [nz.nhs_is_valid(pl.col(c.canonical)) for c in cols if c.pattern in NUMERIC_ID_PATTERNS]
+    )
+    required_nhs = any(c.canonical == "nhs_number" and c.required for c in cols)
+    bad_nhs = (pl.col("nhs_number_status") == nz.NHS_INVALID) if required_nhs else pl.lit(False)
     # A date of birth after the extract's month is as impossible as an activity in the future.
     future_cols = [extract.activity_date] + [c.canonical for c in cols if c.canonical == "date_of_birth"]
     future = _any([typed(c) > pl.lit(latest) for c in future_cols]) if latest is not None else pl.lit(False)
     end_before = _any([typed(end) < typed(start) for start, end in rules.end_after_start])
     reason = (
-        pl.when(pl.col("__missing"))
+        pl.when(pl.col(CTRL))
+        .then(pl.lit(rs.CONTROL_CHARACTER))
+        .when(pl.col("__too_long"))
+        .then(pl.lit(rs.VALUE_TOO_LONG))
+        .when(pl.col("__missing"))
         .then(pl.lit(rs.MISSING_REQUIRED))
+        .when(bad_nhs)
+        .then(pl.lit(rs.INVALID_NHS_NUMBER))
+        .when(identifier.fill_null(False))
+        .then(pl.lit(rs.IDENTIFIER_IN_FIELD))
         .when(bad_date)
         .then(pl.lit(rs.INVALID_DATE))
         .when(bad_code)
         .then(pl.lit(rs.INVALID_CODE))
-        .when(bad_number)
+        .when(bad_number.fill_null(False))
         .then(pl.lit(rs.INVALID_NUMBER))
         .when(future.fill_null(False))
         .then(pl.lit(rs.FUTURE_DATE))

@@ -102,10 +102,11 @@ def render_extracts_markdown() -> str:
         "Every source delivers one CSV per month at `landing/<source>/<source>_<YYYY-MM>.csv` (UTF-8, comma",
         "separated, header row, `\\n` line ends). A row sits in the file of the month of its activity date.",
         "Files are written without quoting and no clean value contains a comma, quote or line break, so",
-        "each physical line is one record. Standard CSV quoting is still accepted within a line: the",
-        'connector (`connectors/rawfile.py`) parses a quoted field holding commas or doubled quotes (`""`),',
-        "but a record never spans two lines. Treat a line with the wrong number of fields, or a stray or",
-        "unbalanced quote, as malformed (quarantine it with its line number).",
+        "each physical line is one record. Standard (RFC 4180) CSV quoting is still accepted: the connector",
+        '(`connectors/rawfile.py`) parses a quoted field holding commas, doubled quotes (`""`) or line',
+        "breaks (a record then spans up to 20 physical lines and is numbered by its first). Treat a line with",
+        "the wrong number of fields, or a stray or unbalanced quote, as malformed (quarantine it with its",
+        "line number). See *Column rules* at the end for what every value must look like.",
         "Dates other than the activity date (discharge, end dates) may legitimately fall after the file's month.",
         "",
         "## Sources",
@@ -128,14 +129,13 @@ def render_extracts_markdown() -> str:
             f"- Date format: `{e.date_format}`; activity date: `{e.column(e.activity_date).name}`",
             f"- Record id: `{e.column(e.record_id).name}`" if e.record_id else "- Record id: none",
             "",
-            "| column | canonical | type | required | identifiable | pattern | description |",
-            "|---|---|---|---|---|---|---|",
+            "| column | canonical | type | required | identifiable | value | max length | description |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for c in e.columns:
-            pattern = f"`{c.pattern}`" if c.pattern else ""
             lines.append(
                 f"| `{c.name}` | `{c.canonical}` | {c.dtype} | {'yes' if c.required else ''} | "
-                f"{'yes' if c.identifiable else ''} | {pattern} | {c.description} |"
+                f"{'yes' if c.identifiable else ''} | {c.shape} | {c.max_length} | {c.description} |"
             )
         lines += ["", "Defects the synthetic generator injects (rates are defaults of `DefectRates`):", ""]
         lines += [f"- {d}" for d in _defects(e.source)]
@@ -149,7 +149,33 @@ def render_extracts_markdown() -> str:
             lines.append("")
     lines += ["## Patterns", "", "| name | regular expression |", "|---|---|"]
     lines += [f"| `{k}` | `{v}` |" for k, v in PATTERNS.items()]
+    lines += ["", *COLUMN_RULES]
     return "\n".join(lines) + "\n"
+
+
+COLUMN_RULES = [
+    "## Column rules",
+    "",
+    "Every value is checked against its column (`connectors/validate.py`); a row that breaks a rule is",
+    "quarantined with the first reason that applies (`connectors/reasons.py`), never loaded as text:",
+    "",
+    "- **Clean**: no NUL or other control character (tab, escape, DEL, a carriage return inside a line)",
+    "  anywhere in the record (`control_character`). A line break only inside a quoted field.",
+    "- **Bounded**: no value longer than the column's *max length* (`value_too_long`).",
+    "- **Typed**: dates parse with the feed's date format (`invalid_date`); numbers parse and sit inside",
+    "  the column's bounds (`invalid_number`); a value with a pattern matches it after trimming and upper",
+    "  casing, and a categorical value is on its code list, compared case-insensitively (`invalid_code`).",
+    "  A SNOMED CT or dm+d column holding a valid NHS number is `identifier_in_field`.",
+    "- **Free text** is declared: only the names and the address line are, they are identifiable, used",
+    "  for tracing and dropped by de-identification, so no free text reaches the warehouse.",
+    "- **Sex**: a value not among the known codes becomes `U` (unknown) rather than losing the row.",
+    "- **NHS number**: optional outside GP feeds (an invalid one is nulled, flagged in `nhs_number_status`",
+    "  and the row traced); required in GP feeds, whose rows are never traced, so a missing one is",
+    "  `missing_required` and an invalid one `invalid_nhs_number`: no GP row is counted loaded without a",
+    "  token, and no patient's death or registration disappears unaccounted.",
+    "- **Dates in the future**: an activity date (or date of birth) after the file's month is `future_date`,",
+    "  at row level, before anything is published.",
+]
 
 
 def write(path: Path = DOC_PATH) -> None:

@@ -20,6 +20,7 @@ from connectors import (
 from connectors.spec import ASC_CLD, GP_EVENTS, OUTPATIENTS
 
 A, B, C, D = "9990000018", "9990000026", "9990000034", "9990000042"
+_PSR, _SVC = "Mental Health Support", "Long Term Support: Nursing"  # on the CLD code lists
 
 
 def _write(landing: Path, source: str, month: str, lines: list[str], header: list[str]) -> Path:
@@ -101,9 +102,7 @@ def test_every_row_reason_on_gp_events(tmp_path: Path) -> None:
 
 def test_asc_day_first_dates_end_before_start_and_as_of(tmp_path: Path) -> None:
     def row(ref: str, start: str, end: str, ethnic: str = "a", dob: str = "01/02/1940") -> str:
-        return (
-            f"LA1,{B},Ann,Smith,{dob},Female,{ethnic},ls1  4ap,{ref},Service,{start},{end},Frailty,Home care"
-        )
+        return f"LA1,{B},Ann,Smith,{dob},Female,{ethnic},ls1  4ap,{ref},Service,{start},{end},{_PSR},{_SVC}"
 
     lines = [
         row("R1", "02/04/2025", "10/04/2025"),  # 2 loaded

@@ -40,7 +40,7 @@ def _landing(tmp_path: Path) -> Path:
         f"{header}\n"
         f"{C},A12345,E1,2025-04-01,{TYPE1_OPT_OUT_SNOMED},,\n"
         f"{E},A12345,E2,2025-04-01,22298006,,\n"
-        f"{E},A12345,{TYPE1_OPT_OUT_SNOMED},2025-04-01,22298006,,\n",  # the code as an event id: not an opt-out
+        f"{E},A12345,E{TYPE1_OPT_OUT_SNOMED},2025-04-01,22298006,,\n",  # the code as an event id: not an opt-out
     )
     _put(
         tmp_path,

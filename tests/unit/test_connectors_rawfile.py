@@ -30,19 +30,19 @@ def test_line_numbers_exact_with_malformed_lines_and_quoted_commas(tmp_path: Pat
     lines = [
         HEADER,
         GOOD.format(n=1, d=1),  # 2 loaded
-        '9990000018,A12345,E2,2025-04-02,22298006,1.5,"mg, per ""day"""',  # 3 loaded, quoted comma
+        '9990000018,A12345,E2,2025-04-02,22298006,"1.5","mmHg"',  # 3 loaded, quoted fields
         "9990000018,A12345,E3,2025-04-03,22298006,,,EXTRA",  # 4 extra field
         '9990000018,A12345,E4,2025-04-04,22298006,,"unbalanced',  # 5 unbalanced quote
         "",  # 6 blank line inside the file
         GOOD.format(n=7, d=7),  # 7 loaded
-        '9990000018,A12345,E8,2025-04-08,22298006,2,"a,b,c"',  # 8 loaded
+        '9990000018,A12345,E8,2025-04-08,22298006,2,"kg/m2"',  # 8 loaded
         'x"y,A12345,E9,2025-04-09,22298006,,',  # 9 stray quote mid-field
     ]
     path = _write(tmp_path, "\n".join(lines) + "\n\n")  # trailing blank line: not a data line
     result = _ingest(tmp_path, path)
     assert result.records["source_line"].to_list() == [2, 3, 7, 8]
     assert result.records["event_id"].to_list() == ["E1", "E2", "E7", "E8"]
-    assert result.records["unit"].to_list() == [None, 'mg, per "day"', None, "a,b,c"]
+    assert result.records["unit"].to_list() == [None, "mmHg", None, "kg/m2"]
     assert result.records["value"].to_list() == [None, 1.5, None, 2.0]
     q = result.quarantine
     assert q["source_line"].to_list() == [4, 5, 6, 9]
@@ -108,8 +108,8 @@ def test_columns_in_another_order_are_read_by_name(tmp_path: Path) -> None:
         ),
         (
             (HEADER + "\n" + GOOD.format(n=1, d=1) + "\n9990000018,A12345,E2,2025-04").encode(),
-            "gp_events/gp_events_2025-04.csv: truncated: the last line (line 3) has no newline "
-            "and is not a complete record",
+            "gp_events/gp_events_2025-04.csv: truncated: the last record (line 3) has no newline "
+            "and is not complete (cut inside its last field?)",
         ),
     ],
     ids=[
@@ -152,22 +152,23 @@ def test_error_messages_carry_no_row_values(tmp_path: Path) -> None:
 def test_quoted_newline_unit_separator_and_quoted_whitespace(tmp_path: Path) -> None:
     lines = [
         HEADER,
-        '9990000018,A12345,E1,2025-04-01,22298006,,"two',  # 2 a quoted newline splits a record:
-        'lines"',  # 3 both halves are malformed
-        "9990000018,A12345,E4,2025-04-04,22298006,,a\x1fb",  # 4 unit separator: the slow splitter
+        '9990000018,A12345,E1,2025-04-01,22298006,,"mm',  # 2 a quoted line break joins lines 2-3 into
+        'Hg"',  # 3 one record, which then fails the unit's code list
+        "9990000018,A12345,E4,2025-04-04,22298006,,a\x1fb",  # 4 unit separator: the slow splitter, refused
         '9990000018," a12345 ",E5,2025-04-05,"22298006 ",,""',  # 5 whitespace inside quotes is trimmed
         ",,,,,,",  # 6 every field blank
     ]
     result = _ingest(tmp_path, _write(tmp_path, "\n".join(lines) + "\n"))
     assert result.quarantine.select("source_line", "reason").rows() == [
-        (2, "malformed_line"),
-        (3, "malformed_line"),
+        (2, "invalid_code"),
+        (4, "control_character"),
         (6, "missing_required"),
     ]
+    assert result.quarantine["raw_line"][0] == lines[1] + "\n" + lines[2]
     assert result.records.select("source_line", "practice_code", "snomed_code", "unit").rows() == [
-        (4, "A12345", "22298006", "a\x1fb"),
         (5, "A12345", "22298006", None),
     ]
+    assert result.reconciliation.rows_in == 4
 
 
 def test_all_lines_malformed(tmp_path: Path) -> None:
