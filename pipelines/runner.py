@@ -17,7 +17,7 @@ from rich.table import Table
 from core.errors import Refused
 from core.layout import Home
 from linkage.warehouse import open_read_only
-from load import landing_months
+from load import discard_load, landing_months
 from pipelines.partitions import EXTRACT_MONTHS, RANGE_END, RANGE_START
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -66,6 +66,7 @@ def load(
         run_config=QUIET_LOGS,
         raise_on_error=False,
     )
+    state = _publish_state(result, home)
     blocking = [
         f"blocking check failed: {e.description or e.check_name}"
         for e in result.get_asset_check_evaluations()
@@ -73,7 +74,8 @@ def load(
     ]
     if blocking:
         raise PipelineFailed(
-            "data quality stopped the run; downstream assets were not materialised.\n" + "\n".join(blocking)
+            f"data quality stopped the run; downstream assets were not materialised; {state}.\n"
+            + "\n".join(blocking)
         )
     if not result.success:
         failures = [
@@ -81,18 +83,25 @@ def load(
             for e in result.all_events
             if e.is_step_failure and e.step_failure_data is not None
         ]
-        raise PipelineFailed(
-            "run failed; the published warehouse is unchanged.\n"
-            + "\n".join(failures or ["(see Dagster UI)"])
-        )
+        raise PipelineFailed(f"run failed; {state}.\n" + "\n".join(failures or ["(see Dagster UI)"]))
     return months
+
+
+def _publish_state(result: dg.ExecuteInProcessResult, home: Home) -> str:
+    """What the run did to the published warehouse, truthfully: published only by its last step
+    (`published_warehouse`); a run that failed before it leaves the file as it was, and its build is
+    dropped here."""
+    if result.asset_materializations_for_node("published_warehouse"):
+        return "this run's warehouse was published"
+    discard_load(home, result.run_id)
+    return "the published warehouse is unchanged"
 
 
 # Our own errors, whose messages are written to name files, columns, reasons and counts only. Any other
 # exception's message may quote a data value (e.g. a parser echoing a field), so only its type is shown.
 SAFE_ERRORS = frozenset({
     "ExtractFileError", "ReconciliationError", "Failure", "KeyUnavailableError", "WeakKeyError",
-    "VaultTamperError", "WarehouseCheckError", "FileNotFoundError", "RegisterError",
+    "VaultTamperError", "WarehouseCheckError", "FileNotFoundError", "RegisterError", "DiskFull", "BuildInUse",
 })  # fmt: skip
 
 
