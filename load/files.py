@@ -12,6 +12,7 @@ import polars as pl
 
 from connectors.ingest import file_month
 from connectors.spec import EXTRACTS
+from core.diskfull import disk_full_guard
 from core.files import write_public
 from core.layout import Home
 
@@ -48,9 +49,11 @@ def write_parquet(frame: pl.DataFrame, path: Path) -> None:
     zstd level 1: these are working files read once or twice; level 1 writes ~25 % faster than the
     default for ~10 % more bytes.
     """
-    write_public(
-        path, lambda tmp: frame.write_parquet(tmp, compression="zstd", compression_level=1, statistics=True)
-    )
+    with disk_full_guard(path):  # "disk full while writing PATH", not the writer's own error type
+        write_public(
+            path,
+            lambda tmp: frame.write_parquet(tmp, compression="zstd", compression_level=1, statistics=True),
+        )
 
 
 def landing_months(landing: Path) -> list[str]:

@@ -36,6 +36,7 @@ from cohort.publish import (
 from cohort.segments import assign_segments, segment_counts
 from cohort.tiers import pyramid
 from core.disclosure import protect_table
+from core.diskfull import disk_full_guard
 from core.files import write_public
 from core.layout import Home
 from linkage.warehouse import open_read_only
@@ -60,6 +61,12 @@ def _open(home: Home, run_id: str) -> duckdb.DuckDBPyConnection:
     """The warehouse of this load: its build if the run built one, else the published file as it is now
     (read-only; a plain read-only connect can reuse a replaced file)."""
     return open_read_only(load.warehouse_as_built(home, run_id))
+
+
+def _write(frame: pl.DataFrame, path: Path) -> None:
+    """Write one of the cohort step's files; a full disk reads "disk full while writing PATH"."""
+    with disk_full_guard(path):
+        frame.write_parquet(path)
 
 
 def _metrics_metadata(m: dict[str, Any]) -> dict[str, Any]:
@@ -88,7 +95,7 @@ def training_features(
     with _open(home, context.run_id) as con:
         t = _score_date(config, con)
         frame = risk.training_frame(con, risk.months_before(t, risk.OUTCOME_MONTHS))
-    frame.write_parquet(stored.cohort_dir(home) / "training_features.parquet")
+    _write(frame, stored.cohort_dir(home) / "training_features.parquet")
     stored.write_score_date(home, t)
     return dg.MaterializeResult(
         metadata={
@@ -106,7 +113,7 @@ def features(context: dg.AssetExecutionContext, paths: PhmPaths) -> dg.Materiali
     t = stored.read_score_date(home)
     with _open(home, context.run_id) as con:
         frame = compute_features(con, t)
-    frame.write_parquet(stored.cohort_dir(home) / "features_unscored.parquet")
+    _write(frame, stored.cohort_dir(home) / "features_unscored.parquet")
     return dg.MaterializeResult(metadata={"dagster/row_count": frame.height, "as_of": t.isoformat()})
 
 
@@ -124,8 +131,8 @@ def risk_model(
     model, evaluation, _ = risk.train(frame, window, kind=kind, seed=config.seed)
     folder = risk.save_model(model, evaluation, home.models_dir)
     stored.write_current_model(home, model.version, folder)
-    evaluation.subgroups.write_parquet(folder / "subgroup_metrics.parquet")
-    evaluation.calibration.write_parquet(folder / "calibration.parquet")
+    _write(evaluation.subgroups, folder / "subgroup_metrics.parquet")
+    _write(evaluation.calibration, folder / "calibration.parquet")
     calibration = str(evaluation.overall.get("calibration_status", "computed"))
     if model.status != "trained":
         context.log.warning(f"risk model not trained: {model.reason}; no risk scores this run")
@@ -156,7 +163,7 @@ def scores(paths: PhmPaths) -> dg.MaterializeResult:
     home = paths.installation()
     model = risk.load_model(stored.current_model_folder(home))
     table = risk.score(model, pl.read_parquet(stored.cohort_dir(home) / "features_unscored.parquet"))
-    table.write_parquet(stored.cohort_dir(home) / "scores.parquet")
+    _write(table, stored.cohort_dir(home) / "scores.parquet")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": table.height,
@@ -176,7 +183,7 @@ def segments(paths: PhmPaths) -> dg.MaterializeResult:
         assign_segments(unscored), on="person_token", how="left"
     )
     final = attach_scores(unscored, scored)
-    final.write_parquet(stored.cohort_dir(home) / "features.parquet")
+    _write(final, stored.cohort_dir(home) / "features.parquet")
     counts = segment_counts(final.filter(pl.col("segment").is_not_null()))
     return dg.MaterializeResult(
         metadata={"dagster/row_count": final.height, "segments": markdown_table(counts)}
@@ -222,7 +229,7 @@ def cohorts(context: dg.AssetExecutionContext, paths: PhmPaths) -> dg.Materializ
                 dg.get_dagster_logger().warning(f"cohort {definition.id} skipped: {exc}")
                 continue
             members = con.sql(query, params=params).pl()
-            members.write_parquet(out_dir / f"{definition.id}.parquet")
+            _write(members, out_dir / f"{definition.id}.parquet")
             sizes[definition.id] = members.height
     return dg.MaterializeResult(metadata={f"size/{k}": v for k, v in sizes.items()})
 
@@ -249,7 +256,7 @@ def aggregates(context: dg.AssetExecutionContext, paths: PhmPaths) -> dg.Materia
         )
         counts = counts.with_columns(pl.col(by).fill_null("unknown"))
         safe = protect_table(counts, [by])
-        safe.write_parquet(out_dir / f"people_by_{by}.parquet")
+        _write(safe, out_dir / f"people_by_{by}.parquet")
         metadata[f"cells/{by}"] = safe.height
     return dg.MaterializeResult(metadata=metadata)
 
