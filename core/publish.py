@@ -101,7 +101,9 @@ def clean_stale_builds(published: Path) -> list[str]:
     their names. A build another live run holds, or this process's own, is left alone."""
     removed = []
     folder = published.parent
-    candidates = {*folder.glob(f"{published.stem}.*{BUILD_SUFFIX}"), *folder.glob(f"{published.stem}.*.lock")}
+    # `<stem>.building` too: the single build file of earlier versions.
+    patterns = [f"{published.stem}{BUILD_SUFFIX}", f"{published.stem}.*{BUILD_SUFFIX}"]
+    candidates = {p for pattern in patterns for p in (*folder.glob(pattern), *folder.glob(pattern + ".lock"))}
     builds = {
         p.with_name(p.name.removesuffix(".lock")) if p.name.endswith(".lock") else p for p in candidates
     }
@@ -190,6 +192,7 @@ def swap_in(
     over `path` when the block ends without an exception and removed when it raises."""
     build = build_path(path, f"{os.getpid()}-{uuid.uuid4().hex[:8]}")
     with _writer_turn(path):
+        clean_stale_builds(path)
         try:
             with write_build(build, published=path, fresh=not from_published, config=config) as con:
                 yield con
