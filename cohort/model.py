@@ -11,12 +11,20 @@ discriminates as well or slightly better, trains about three times faster and is
 so it is the default (docs/risk_model.md has the figures). Ethnic group is not a model input
 (metrics are still reported by it). Nothing here logs or prints row values. The benchmark against the
 generator's oracle is `bench.model`.
+
+Small or degenerate data never crashes a load. When the training people hold fewer than
+MIN_EVENTS_FOR_METRICS outcomes (or non-outcomes) no model is fitted: the model's `status` is
+`not_trained` with the reason, recorded in metadata.json and the model card, and every eligible person
+gets a null risk score and tier (no scores, rather than scores nobody could trust; cohorts that need a
+tier then have no members). When the model is fitted but its calibration fit cannot be computed, the
+metrics say so (`calibration_status`) and the calibration intercept and slope are null.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,7 +43,7 @@ from sklearn.preprocessing import FunctionTransformer, SplineTransformer, Standa
 from threadpoolctl import threadpool_limits
 
 from cohort.features_sql import LTC_CODELISTS
-from cohort.model_metrics import calibration_table, metrics, subgroup_metrics
+from cohort.model_metrics import MIN_EVENTS_FOR_METRICS, calibration_table, metrics, subgroup_metrics
 from cohort.model_window import (
     OUTCOME,
     TrainingWindow,
@@ -50,7 +58,9 @@ from cohort.model_window import months_before as months_before
 from cohort.model_window import training_frame as training_frame
 from cohort.tiers import DEFAULT_CUTS, TierCuts, assign_tiers
 
+_log = logging.getLogger(__name__)
 VALIDATION_SHARE = 0.25
+NOT_TRAINED = "not_trained"
 Kind = Literal["hgb", "logistic"]
 # BLAS/OpenMP threads while fitting and predicting. One thread: lbfgs on a few dozen columns gains
 # little from more, and on a busy 2-CPU machine two spinning threads made training 4x slower (measured).
@@ -90,9 +100,13 @@ class RiskModel:
     window: TrainingWindow
     version: str
     params: dict[str, Any] = field(default_factory=dict)
+    status: str = "trained"  # or NOT_TRAINED: too few outcomes to fit (see `reason`)
+    reason: str = ""
 
     def predict(self, features: pl.DataFrame) -> np.ndarray:
-        """Predicted probability of the outcome for each row of a features frame."""
+        """Predicted probability of the outcome for each row of a features frame (NaN: no model)."""
+        if self.estimator is None:
+            return np.full(features.height, np.nan)
         with threadpool_limits(limits=THREADS):
             return np.asarray(self.estimator.predict_proba(design_matrix(features, self.inputs))[:, 1])
 
@@ -230,13 +244,21 @@ def train(
     mask = _split(frame["person_token"], seed)
     train_part, valid_part = frame.filter(~pl.Series(mask)), frame.filter(pl.Series(mask))
     y_train, y_valid = train_part["y"].to_numpy(), valid_part["y"].to_numpy()
-    model = fit(design_matrix(train_part), y_train, window, kind=kind, seed=seed)
-    p = model.predict(valid_part)
+    events = int(np.sum(y_train))
+    if min(events, len(y_train) - events) < MIN_EVENTS_FOR_METRICS:
+        model = _not_trained(train_part, y_train, window, kind, seed, events)
+        # Evaluated as the population rate for everyone (what "no model" predicts): metrics say so.
+        p = np.full(valid_part.height, events / len(y_train) if len(y_train) else 0.0)
+        baselines: dict[str, dict[str, Any]] = {}
+    else:
+        model = fit(design_matrix(train_part), y_train, window, kind=kind, seed=seed)
+        p = model.predict(valid_part)
+        baselines = _baselines(train_part, valid_part, y_train, y_valid)
     scored = valid_part.with_columns(pl.Series("p", p))
     evaluation = Evaluation(
         overall=metrics(y_valid, p),
         subgroups=subgroup_metrics(scored),
-        baselines=_baselines(train_part, valid_part, y_train, y_valid),
+        baselines=baselines,
         calibration=calibration_table(y_valid, p),
         n_train=train_part.height,
         n_validation=valid_part.height,
@@ -244,10 +266,24 @@ def train(
     return model, evaluation, scored
 
 
+def _not_trained(
+    train_part: pl.DataFrame, y: np.ndarray, window: TrainingWindow, kind: Kind, seed: int, events: int
+) -> RiskModel:
+    x = design_matrix(train_part)
+    reason = (
+        f"{events} of {len(y)} training people had the outcome; at least {MIN_EVENTS_FOR_METRICS} with "
+        f"and {MIN_EVENTS_FOR_METRICS} without it are needed to fit a model"
+    )
+    _log.warning("risk model not trained: %s; no risk scores this run", reason)
+    return RiskModel(None, kind, INPUTS, window, _version(kind, window, x, y, seed), {"random_state": seed},
+                     status=NOT_TRAINED, reason=reason)  # fmt: skip
+
+
 def score(model: RiskModel, features: pl.DataFrame, cuts: TierCuts = DEFAULT_CUTS) -> pl.DataFrame:
     """The scores table: person_token, risk_score, risk_tier, risk_rank for the eligible people."""
     people = eligible(features)
-    scores = people.select("person_token").with_columns(pl.Series("risk_score", model.predict(people)))
+    predicted = pl.Series("risk_score", model.predict(people), pl.Float64).fill_nan(None)  # no model: null
+    scores = people.select("person_token").with_columns(predicted)
     return assign_tiers(scores, cuts)
 
 
@@ -262,6 +298,8 @@ def metadata(
         "version": model.version,
         "outcome": OUTCOME,
         "kind": model.kind,
+        "status": getattr(model, "status", "trained"),
+        "status_reason": getattr(model, "reason", ""),
         "window": model.window.to_json(),
         "inputs": list(model.inputs),
         "params": model.params,

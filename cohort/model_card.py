@@ -58,6 +58,13 @@ def _metric_row(label: str, m: dict[str, Any]) -> list[str]:
     return [label, _published(m.get("n")), _published(m.get("events")), *(_fmt(m.get(k)) for k in _METRICS)]
 
 
+def _status(model: RiskModel, overall: dict[str, Any]) -> str:
+    """Whether a model was fitted and calibrated, and if not why (cohort.model: small or degenerate data)."""
+    if getattr(model, "status", "trained") != "trained":
+        return f"not trained, no risk scores this run: {model.reason}."
+    return f"trained; calibration {overall.get('calibration_status', 'computed')}."
+
+
 def render_markdown(result: RunResult, *, created_at: str | None = None) -> str:
     """The model card as Markdown."""
     model: RiskModel = result.model
@@ -69,6 +76,7 @@ def render_markdown(result: RunResult, *, created_at: str | None = None) -> str:
         "",
         f"- **Outcome:** {OUTCOME} (apc_spell.is_emergency), per person.",
         f"- **Model:** `{model.kind}` (scikit-learn), {len(model.inputs)} inputs.",
+        f"- **Status:** {_status(model, ev.overall)}",
         f"- **Training window:** features as at {w.features_as_of}, outcome in ({w.features_as_of}, {w.outcome_end}].",
         f"- **Scored as at:** {w.score_date}; {_published(result.scores.height)} people scored.",
         f"- **Validation:** held-out people ({_published(ev.n_validation)}; trained on {_published(ev.n_train)}).",

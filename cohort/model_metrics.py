@@ -14,6 +14,8 @@ from scipy.special import expit
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 MIN_EVENTS_FOR_METRICS = 10  # subgroups with fewer events (or non-events) get no metrics
+# Said in the metrics (and so the model card and metadata) when the recalibration fit has no solution.
+CALIBRATION_NOT_COMPUTABLE = "not computable (singular or non-finite recalibration fit)"
 AGE_BANDS: tuple[tuple[int, str], ...] = (
     (18, "0-17"),
     (45, "18-44"),
@@ -67,14 +69,22 @@ def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
     }
     if min(events, len(y) - events) < MIN_EVENTS_FOR_METRICS:
         return out | {"auroc": None, "average_precision": None, "brier": None,
-                      "calibration_intercept": None, "calibration_slope": None}  # fmt: skip
-    intercept, slope = calibration_fit(y, p)
+                      "calibration_intercept": None, "calibration_slope": None,
+                      "calibration_status": f"not computed (fewer than {MIN_EVENTS_FOR_METRICS} events or non-events)"}  # fmt: skip
+    try:
+        if np.ptp(_logit(p)) < 1e-12:  # one predicted value for everyone: the slope is not identifiable
+            raise np.linalg.LinAlgError("constant predictions")
+        intercept, slope = calibration_fit(y, p)
+    except np.linalg.LinAlgError:  # e.g. every prediction equal: y ~ a + b * logit(p) has no unique fit
+        intercept = slope = float("nan")
+    calibrated = bool(np.isfinite(intercept) and np.isfinite(slope))
     return out | {
+        "calibration_status": "computed" if calibrated else CALIBRATION_NOT_COMPUTABLE,
         "auroc": float(roc_auc_score(y, p)),
         "average_precision": float(average_precision_score(y, p)),
         "brier": float(brier_score_loss(y, p)),
-        "calibration_intercept": intercept,
-        "calibration_slope": slope,
+        "calibration_intercept": intercept if calibrated else None,
+        "calibration_slope": slope if calibrated else None,
     }
 
 

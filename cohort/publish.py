@@ -4,7 +4,8 @@ The warehouse build (`linkage.warehouse`) rebuilds the file from scratch on ever
 then adds its own tables (features, risk scores, cohort membership, disclosure-controlled aggregates)
 with `publish_tables`: the tables are (re)created in a copy of the published file, which is swapped
 in over it (`core.publish.swap_in`). A reader never sees half a publish; a failed publish
-leaves the published file untouched.
+leaves the published file untouched. Inside a load, `publish_tables(..., build=...)` writes them into
+the load's private build file instead, which the load's final step publishes with the rest.
 
 Tokens only: a table with a column that names an identifier (`linkage.warehouse.schema`) is refused
 before anything is written. `cohort_tables` shapes the frames the Dagster asset publishes to the fixed
@@ -23,7 +24,8 @@ import polars as pl
 
 from cohort.features import FEATURE_COLUMNS
 from core.errors import Refused
-from core.publish import swap_in
+from core.faults import pause_point
+from core.publish import swap_in, write_build
 from linkage.warehouse.schema import FORBIDDEN_COLUMNS, FORBIDDEN_SUBSTRINGS
 
 __all__ = [
@@ -142,21 +144,29 @@ def _check(name: str, frame: pl.DataFrame) -> None:
         raise PublishError(f"{name}: refused column names {bad}")
 
 
-def publish_tables(warehouse: Path, tables: dict[str, pl.DataFrame]) -> None:
-    """(Re)create `tables` in the published warehouse at `warehouse`, swapping the file in atomically.
+def publish_tables(warehouse: Path, tables: dict[str, pl.DataFrame], *, build: Path | None = None) -> None:
+    """(Re)create `tables` in the published warehouse at `warehouse`, swapping the file in atomically;
+    with `build`, in that private build file of the load instead (started from a copy of the published
+    file if the load has none yet), which the load publishes later.
 
     Every table is checked (name, no identifying column) before anything is written; a table of the
-    same name is replaced. Raises FileNotFoundError when there is no published warehouse yet and
-    PublishError for a refused table.
+    same name is replaced. Raises FileNotFoundError when there is neither a build nor a published
+    warehouse, and PublishError for a refused table.
     """
     for name, frame in tables.items():
         _check(name, frame)
-    if not warehouse.is_file():
+    if not warehouse.is_file() and (build is None or not build.is_file()):
         raise FileNotFoundError(f"no published warehouse at {warehouse}")
-    with swap_in(warehouse, from_published=True) as con:
+    writer = (
+        swap_in(warehouse, from_published=True)
+        if build is None
+        else write_build(build, published=warehouse, fresh=False)
+    )
+    with writer as con:
         for name, frame in tables.items():
             con.register(_SOURCE_VIEW, frame)
             try:
                 con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {_SOURCE_VIEW}")  # noqa: S608
             finally:
                 con.unregister(_SOURCE_VIEW)
+        pause_point("cohort_written")

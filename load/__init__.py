@@ -15,13 +15,22 @@ Stages, in order (the module that holds each):
 6. `pseudonymise_source` (pseudonymise) apply the trace, re-check opt-outs, tokenise via the map,
                                         de-identify -> pseudonymised staged records; final
                                         reconciliation per file (reconcile)
-7. `publish_warehouse`   (publish)      build the DuckDB warehouse from pseudonymised files and swap it in
+7. `publish_warehouse`   (publish)      build the DuckDB warehouse from pseudonymised files and swap it in,
+                                        or (in a load) into the load's build file, which `publish_load`
+                                        swaps in at the load's end with the cohort tables (all or nothing)
 """
 
 from load.files import landing_months, map_files, staged_months, workers, write_inventory, write_parquet
 from load.ingest import MonthOutcome, StageCounts, ingest_month, ingest_months
 from load.pseudonymise import LOCAL_IDS, pseudonymise_source
-from load.publish import publish_warehouse
+from load.publish import (
+    discard_load,
+    load_build,
+    publish_load,
+    publish_warehouse,
+    start_load_build,
+    warehouse_as_built,
+)
 from load.registers import Registers, load_registers, read_registers
 from load.token_map import build_token_map
 from load.trace import TRACE_COLUMNS, build_gp_master, trace_records
@@ -34,16 +43,21 @@ __all__ = [
     "StageCounts",
     "build_gp_master",
     "build_token_map",
+    "discard_load",
     "ingest_month",
     "ingest_months",
     "landing_months",
+    "load_build",
     "load_registers",
     "map_files",
+    "publish_load",
     "publish_warehouse",
     "pseudonymise_source",
     "read_registers",
     "staged_months",
+    "start_load_build",
     "trace_records",
+    "warehouse_as_built",
     "workers",
     "write_inventory",
     "write_parquet",

@@ -11,6 +11,7 @@ from typing import TypeVar
 import polars as pl
 
 from connectors.landing import Entry, delivered_months
+from core.diskfull import disk_full_guard
 from core.files import write_public
 from core.layout import Home
 from linkage.warehouse.schema import LANDING_INVENTORY
@@ -48,9 +49,11 @@ def write_parquet(frame: pl.DataFrame, path: Path) -> None:
     zstd level 1: these are working files read once or twice; level 1 writes ~25 % faster than the
     default for ~10 % more bytes.
     """
-    write_public(
-        path, lambda tmp: frame.write_parquet(tmp, compression="zstd", compression_level=1, statistics=True)
-    )
+    with disk_full_guard(path):  # "disk full while writing PATH", not the writer's own error type
+        write_public(
+            path,
+            lambda tmp: frame.write_parquet(tmp, compression="zstd", compression_level=1, statistics=True),
+        )
 
 
 def landing_months(landing: Path) -> list[str]:

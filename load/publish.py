@@ -1,4 +1,5 @@
-"""Stage 7: build the analyst warehouse from the pseudonymised zone, quality checks included, and swap it in."""
+"""Stage 7: build the analyst warehouse from the pseudonymised zone, quality checks included, and swap it in
+(or, inside a load that publishes everything at its end, leave it in the load's private build file)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from pathlib import Path
 import duckdb
 
 import quality
+from core.faults import pause_point
 from core.layout import Home
+from core.publish import build_path, clean_stale_builds, discard, publish_build
 from linkage.warehouse import WarehouseStats, build_warehouse
 
 CODELISTS_DIR = Path(__file__).resolve().parents[1] / "codelists"
@@ -23,12 +26,15 @@ def publish_warehouse(
     built_at: datetime,
     quality_checks: bool = True,
     timings: dict[str, float] | None = None,
+    build: Path | None = None,
 ) -> WarehouseStats:
     """Rebuild the analyst warehouse from the pseudonymised zone and swap it in atomically.
 
     With `quality_checks`, every data quality expectation runs on the building file before the swap and
     its counts land in `dq_results` (a failing check never stops the publish: Dagster's blocking checks
     stop what comes downstream). `timings`, if given, receives the seconds the quality checks took.
+    With `build` (`core.publish.build_path(home.warehouse, load)`), the warehouse is made in that private
+    file and not published: the load adds its cohort tables and publishes it (`core.publish.publish_build`).
     """
     hook = None
     if quality_checks:
@@ -41,7 +47,7 @@ def publish_warehouse(
         if timings is not None:
             timings["quality"] = timings.get("quality", 0.0) + time.perf_counter() - start
 
-    return build_warehouse(
+    stats = build_warehouse(
         staged_dir=home.pseudo_staged_dir,
         ops_dir=home.ops_dir,
         reference_dir=landing / "reference",
@@ -51,4 +57,41 @@ def publish_warehouse(
         codelists_dir=CODELISTS_DIR,
         before_publish=timed if hook is not None else None,
         after_publish=hook.save if hook is not None else None,
+        build=build,
     )
+    if build is not None:
+        pause_point("warehouse_step_done")
+    return stats
+
+
+def load_build(home: Home, load: str) -> Path:
+    """The private build file of one load (`load`: e.g. the Dagster run id), beside the published file."""
+    return build_path(home.warehouse, load)
+
+
+def warehouse_as_built(home: Home, load: str) -> Path:
+    """The warehouse a step of `load` reads: the load's build when it has one, else the published file."""
+    build = load_build(home, load)
+    return build if build.is_file() else home.warehouse
+
+
+def start_load_build(home: Home) -> list[str]:
+    """Before a load builds: remove killed runs' build files (never a live run's); returns their names."""
+    return clean_stale_builds(home.warehouse)
+
+
+def publish_load(home: Home, load: str) -> bool:
+    """Publish everything `load` built (warehouse, quality results, cohort tables) in one `os.replace`.
+
+    False when the load has no build (nothing of it to publish); the published file is then unchanged.
+    """
+    build = load_build(home, load)
+    if not build.is_file():
+        return False
+    publish_build(build, home.warehouse)
+    return True
+
+
+def discard_load(home: Home, load: str) -> None:
+    """Drop a failed load's build (if this process holds it); the published warehouse stays as it was."""
+    discard(load_build(home, load))

@@ -11,6 +11,8 @@ GP_MASTER_KEY = dg.AssetKey(["identifiable", "gp_master"])
 TRACED_KEY = dg.AssetKey(["identifiable", "traced"])
 TOKEN_MAP_KEY = dg.AssetKey(["identifiable", "token_map"])
 PUBLISHED_KEY = dg.AssetKey(["cohort", "published"])
+# The load's one publish step: the whole build (warehouse + quality + cohort tables) swapped in at once.
+PUBLISH_KEY = dg.AssetKey(["published_warehouse"])
 REPORT_KEY = dg.AssetKey(["reports", "data_quality"])
 
 

@@ -19,6 +19,7 @@ from connectors.landing import Entry, delivered_months, inventory, loaded_months
 from core.errors import Refused, UsageError
 from core.layout import Home
 from linkage.warehouse import open_read_only
+from load import discard_load
 from pipelines.partitions import RANGE_END, RANGE_START, SKIP_TAG, add_months
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -97,6 +98,7 @@ def load(
         run_config=QUIET_LOGS,
         raise_on_error=False,
     )
+    state = _publish_state(result, home)
     blocking = [
         f"blocking check failed: {e.description or e.check_name}"
         for e in result.get_asset_check_evaluations()
@@ -104,7 +106,8 @@ def load(
     ]
     if blocking:
         raise PipelineFailed(
-            "data quality stopped the run; downstream assets were not materialised.\n" + "\n".join(blocking)
+            f"data quality stopped the run; downstream assets were not materialised; {state}.\n"
+            + "\n".join(blocking)
         )
     if not result.success:
         failures = [
@@ -112,15 +115,12 @@ def load(
             for e in result.all_events
             if e.is_step_failure and e.step_failure_data is not None
         ]
-        raise PipelineFailed(
-            "run failed; the published warehouse is unchanged.\n"
-            + "\n".join(failures or ["(see Dagster UI)"])
-        )
-    _refuse_unwritten_transparency(result)
+        raise PipelineFailed(f"run failed; {state}.\n" + "\n".join(failures or ["(see Dagster UI)"]))
+    _refuse_unwritten_transparency(result, state)
     return months
 
 
-def _refuse_unwritten_transparency(result: dg.ExecuteInProcessResult) -> None:
+def _refuse_unwritten_transparency(result: dg.ExecuteInProcessResult, state: str) -> None:
     """A governance register that was refused (malformed, edited since signing) fails the run: the
     transparency report must not be skipped silently. Only "no bundle installed" is a plain state."""
     for event in result.get_asset_materialization_events():
@@ -133,15 +133,25 @@ def _refuse_unwritten_transparency(result: dg.ExecuteInProcessResult) -> None:
         if getattr(written, "value", True) is False and code not in (None, "no_bundle_installed"):
             raise PipelineFailed(
                 f"governance register refused ({code}); the transparency report was not written. "
-                "The warehouse was published; fix or re-sign the register (phm governance ...)"
+                f"{state[0].upper()}{state[1:]}; fix or re-sign the register (phm governance ...)"
             )
+
+
+def _publish_state(result: dg.ExecuteInProcessResult, home: Home) -> str:
+    """What the run did to the published warehouse, truthfully: published only by its last step
+    (`published_warehouse`); a run that failed before it leaves the file as it was, and its build is
+    dropped here."""
+    if result.asset_materializations_for_node("published_warehouse"):
+        return "this run's warehouse was published"
+    discard_load(home, result.run_id)
+    return "the published warehouse is unchanged"
 
 
 # Our own errors, whose messages are written to name files, columns, reasons and counts only. Any other
 # exception's message may quote a data value (e.g. a parser echoing a field), so only its type is shown.
 SAFE_ERRORS = frozenset({
     "ExtractFileError", "ReconciliationError", "Failure", "KeyUnavailableError", "WeakKeyError",
-    "VaultTamperError", "WarehouseCheckError", "FileNotFoundError", "RegisterError",
+    "VaultTamperError", "WarehouseCheckError", "FileNotFoundError", "RegisterError", "DiskFull", "BuildInUse",
 })  # fmt: skip
 
 

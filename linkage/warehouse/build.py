@@ -5,7 +5,9 @@ files: every build starts from an empty file, so re-running a month (which overw
 parquet) replaces that month's rows and can never duplicate them. The file is built and checked
 beside the published one and swapped in (`core.publish.swap_in`): readers that already
 hold the old file keep reading it, new readers get the new one, and a failed build leaves the
-published file untouched.
+published file untouched. A load that adds more tables before publishing (the cohort step) passes
+`build=` instead: the tables are made in that private build file, which the load publishes at its end
+(`core.publish.publish_build`), so the whole load is published in one step.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from pathlib import Path
 
 import duckdb
 
-from core.publish import swap_in
+from core.faults import pause_point
+from core.publish import swap_in, write_build
 from linkage.warehouse.checks import WarehouseCheckError, run_checks
 from linkage.warehouse.reference import load_reference
 from linkage.warehouse.schema import (
@@ -57,6 +60,7 @@ def build_warehouse(
     non_sharing_practices: Path | None = None,
     before_publish: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
     after_publish: Callable[[], None] | None = None,
+    build: Path | None = None,
 ) -> WarehouseStats:
     """Build the warehouse from `staged_dir/<source>/<YYYY-MM>.parquet` and publish it at `out_path`.
 
@@ -64,20 +68,28 @@ def build_warehouse(
     register defaults to `reference_dir/../registers/non_sharing_practices.csv` when it exists.
     `before_publish` runs on the building connection after the tables exist and before the checks
     (e.g. quality results written into the same file); if it raises, nothing is published.
-    `after_publish` runs once the new file is in place (e.g. keeping the quality run in its history).
+    `after_publish` runs once the new file is complete (e.g. keeping the quality run in its history).
+    With `build` (a `core.publish.build_path`), the tables are made in that private file and left
+    there for the load to add to and publish; `out_path` is then not touched.
     """
     if non_sharing_practices is None:
         default = reference_dir.parent / "registers" / "non_sharing_practices.csv"
         non_sharing_practices = default if default.is_file() else None
     # Bounded memory: DuckDB's default is 80 % of RAM; spill to disk beyond this instead.
     config = {"memory_limit": BUILD_MEMORY_LIMIT, "preserve_insertion_order": False}
-    with swap_in(out_path, config=config) as con:
+    writer = (
+        swap_in(out_path, config=config)
+        if build is None
+        else write_build(build, published=out_path, fresh=True, config=config)
+    )
+    with writer as con:
         _stage(con, staged_dir)
         load_reference(con, reference_dir, codelists_dir, non_sharing_practices)
         for kind_table, (kind_dir, schema) in OPS_TABLES.items():
             _load_parquet(con, kind_table, schema, sorted((ops_dir / kind_dir).glob("*.parquet")), temp=False)
         for script in _SQL_SCRIPTS:
             con.execute(resources.files("linkage.warehouse").joinpath("sql", script).read_text("utf-8"))
+        pause_point("warehouse_built")
         (unclassified,) = con.execute(
             "SELECT count(*) FROM stg_mhsds WHERE upper(trim(record_type)) NOT IN ('REFERRAL', 'CONTACT', 'SPELL')"
             " OR record_type IS NULL"
@@ -94,7 +106,7 @@ def build_warehouse(
             con.execute(f"DROP TABLE temp.{temp}")
     if after_publish is not None:
         after_publish()
-    return WarehouseStats(out_path, load_id, rows, int(unclassified))
+    return WarehouseStats(build or out_path, load_id, rows, int(unclassified))
 
 
 BUILD_MEMORY_LIMIT = "3GB"

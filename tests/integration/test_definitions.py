@@ -193,3 +193,9 @@ def test_model_and_cohort_checks_run_alone_from_the_stored_data(
     sizes = evaluations["cohort_sizes_within_bounds"].metadata
     assert sizes["people"].value > 0
     assert {k for k in sizes if k.startswith("size/")}
+
+
+def test_the_load_is_published_by_one_step_after_the_cohort_step(repo: dg.RepositoryDefinition) -> None:
+    """published_warehouse comes after every table of the build and the cohort step's tables."""
+    deps = {d.asset_key for d in _spec(repo, dg.AssetKey(["published_warehouse"])).deps}
+    assert deps == {dg.AssetKey(["cohort", "published"]), *(dg.AssetKey(["warehouse", t]) for t in TABLES)}

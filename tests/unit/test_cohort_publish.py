@@ -202,7 +202,12 @@ def test_writers_take_turns_on_the_warehouse(tmp_path: Path, monkeypatch: pytest
     order: list[str] = []
 
     def flock(fd: int, operation: int) -> None:
-        if threading.current_thread() is not other or operation == fcntl.LOCK_UN:
+        # Only the writers' turn lock waits; a build file's own lock is taken without waiting (LOCK_NB).
+        if (
+            threading.current_thread() is not other
+            or operation in (fcntl.LOCK_UN,)
+            or operation & fcntl.LOCK_NB
+        ):
             real_flock(fd, operation)
             return
         try:

@@ -3,8 +3,10 @@
 Thin assets over `cohort.*`: the warehouse is opened read-only; everything derived lives under
 HOME/cohort/ (parquet, tokens only) and HOME/models/<version>/ (model, metadata, model card), written
 and read back through `cohort.settings`. Metadata carries metrics and small tables (calibration, risk
-pyramid) as Markdown, never row values. `published` writes the cohort step's tables into the warehouse:
-each is a warehouse table asset of its own, with its column schema.
+pyramid) as Markdown, never row values. The warehouse read is this load's build when the run built
+one (`load.warehouse_as_built`), else the published file. `published` writes the cohort step's tables
+into the load's build (each a warehouse table asset of its own, with its column schema); the
+`published_warehouse` asset then publishes the whole load in one step.
 """
 
 from collections.abc import Iterator
@@ -16,6 +18,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 
+import load
 from cohort import model as risk
 from cohort import settings as stored
 from cohort.definitions import compile, load_cohorts
@@ -33,6 +36,7 @@ from cohort.publish import (
 from cohort.segments import assign_segments, segment_counts
 from cohort.tiers import pyramid
 from core.disclosure import protect_table
+from core.diskfull import disk_full_guard
 from core.files import write_public
 from core.layout import Home
 from linkage.warehouse import open_read_only
@@ -53,9 +57,16 @@ PURPOSES = frozenset(p.id for p in load_register(EXAMPLE_REGISTER).purposes)
 AGGREGATE_BY = ("practice_code", "pcn_code", "place", "imd_quintile", "ethnic_group", "risk_tier")
 
 
-def _open(home: Home) -> duckdb.DuckDBPyConnection:
-    """The published warehouse as it is now (a plain read-only connect can reuse a replaced file)."""
-    return open_read_only(home.warehouse)
+def _open(home: Home, run_id: str) -> duckdb.DuckDBPyConnection:
+    """The warehouse of this load: its build if the run built one, else the published file as it is now
+    (read-only; a plain read-only connect can reuse a replaced file)."""
+    return open_read_only(load.warehouse_as_built(home, run_id))
+
+
+def _write(frame: pl.DataFrame, path: Path) -> None:
+    """Write one of the cohort step's files; a full disk reads "disk full while writing PATH"."""
+    with disk_full_guard(path):
+        frame.write_parquet(path)
 
 
 def _metrics_metadata(m: dict[str, Any]) -> dict[str, Any]:
@@ -77,12 +88,14 @@ def _score_date(config: CohortConfig, con: duckdb.DuckDBPyConnection) -> date:
 @dg.asset(key=["cohort", "training_features"], deps=WAREHOUSE_TABLES, group_name=GROUP,
           kinds={"duckdb", "parquet"}, description="Features as at t - 12 months with the outcome (emergency admission in the next 12 months).",
           **PSEUDONYMISED)  # fmt: skip
-def training_features(config: CohortConfig, paths: PhmPaths) -> dg.MaterializeResult:
+def training_features(
+    context: dg.AssetExecutionContext, config: CohortConfig, paths: PhmPaths
+) -> dg.MaterializeResult:
     home = paths.installation()
-    with _open(home) as con:
+    with _open(home, context.run_id) as con:
         t = _score_date(config, con)
         frame = risk.training_frame(con, risk.months_before(t, risk.OUTCOME_MONTHS))
-    frame.write_parquet(stored.cohort_dir(home) / "training_features.parquet")
+    _write(frame, stored.cohort_dir(home) / "training_features.parquet")
     stored.write_score_date(home, t)
     return dg.MaterializeResult(
         metadata={
@@ -95,19 +108,21 @@ def training_features(config: CohortConfig, paths: PhmPaths) -> dg.MaterializeRe
 @dg.asset(key=["cohort", "features"], deps=[*WAREHOUSE_TABLES, ["cohort", "training_features"]], group_name=GROUP,
           kinds={"duckdb", "parquet"}, description="Person features as at the score date t (tokens only).",
           **PSEUDONYMISED)  # fmt: skip
-def features(paths: PhmPaths) -> dg.MaterializeResult:
+def features(context: dg.AssetExecutionContext, paths: PhmPaths) -> dg.MaterializeResult:
     home = paths.installation()
     t = stored.read_score_date(home)
-    with _open(home) as con:
+    with _open(home, context.run_id) as con:
         frame = compute_features(con, t)
-    frame.write_parquet(stored.cohort_dir(home) / "features_unscored.parquet")
+    _write(frame, stored.cohort_dir(home) / "features_unscored.parquet")
     return dg.MaterializeResult(metadata={"dagster/row_count": frame.height, "as_of": t.isoformat()})
 
 
 @dg.asset(key=["cohort", "risk_model"], deps=[["cohort", "training_features"]], group_name=GROUP,
           kinds={"sklearn"}, description="Emergency admission risk model, versioned with its training window.",
           **PSEUDONYMISED)  # fmt: skip
-def risk_model(config: CohortConfig, paths: PhmPaths) -> dg.MaterializeResult:
+def risk_model(
+    context: dg.AssetExecutionContext, config: CohortConfig, paths: PhmPaths
+) -> dg.MaterializeResult:
     home = paths.installation()
     frame = pl.read_parquet(stored.cohort_dir(home) / "training_features.parquet")
     t = stored.read_score_date(home)
@@ -116,11 +131,18 @@ def risk_model(config: CohortConfig, paths: PhmPaths) -> dg.MaterializeResult:
     model, evaluation, _ = risk.train(frame, window, kind=kind, seed=config.seed)
     folder = risk.save_model(model, evaluation, home.models_dir)
     stored.write_current_model(home, model.version, folder)
-    evaluation.subgroups.write_parquet(folder / "subgroup_metrics.parquet")
-    evaluation.calibration.write_parquet(folder / "calibration.parquet")
+    _write(evaluation.subgroups, folder / "subgroup_metrics.parquet")
+    _write(evaluation.calibration, folder / "calibration.parquet")
+    calibration = str(evaluation.overall.get("calibration_status", "computed"))
+    if model.status != "trained":
+        context.log.warning(f"risk model not trained: {model.reason}; no risk scores this run")
+    elif calibration != "computed":
+        context.log.warning(f"risk model calibration {calibration}")
     return dg.MaterializeResult(
         metadata={
             "version": model.version,
+            "status": model.status if model.status == "trained" else f"{model.status}: {model.reason}",
+            "calibration_status": calibration,
             "path": dg.MetadataValue.path(str(folder)),
             **_metrics_metadata(evaluation.overall),
             "calibration": markdown_table(evaluation.calibration),
@@ -141,7 +163,7 @@ def scores(paths: PhmPaths) -> dg.MaterializeResult:
     home = paths.installation()
     model = risk.load_model(stored.current_model_folder(home))
     table = risk.score(model, pl.read_parquet(stored.cohort_dir(home) / "features_unscored.parquet"))
-    table.write_parquet(stored.cohort_dir(home) / "scores.parquet")
+    _write(table, stored.cohort_dir(home) / "scores.parquet")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": table.height,
@@ -161,7 +183,7 @@ def segments(paths: PhmPaths) -> dg.MaterializeResult:
         assign_segments(unscored), on="person_token", how="left"
     )
     final = attach_scores(unscored, scored)
-    final.write_parquet(stored.cohort_dir(home) / "features.parquet")
+    _write(final, stored.cohort_dir(home) / "features.parquet")
     counts = segment_counts(final.filter(pl.col("segment").is_not_null()))
     return dg.MaterializeResult(
         metadata={"dagster/row_count": final.height, "segments": markdown_table(counts)}
@@ -185,13 +207,13 @@ def model_card(paths: PhmPaths) -> dg.MaterializeResult:
 @dg.asset(key=["cohort", "cohorts"], deps=[["cohort", "segments"]], group_name=GROUP, kinds={"duckdb", "parquet"},
           description="One token list per cohort definition (cohort/definitions/*.yaml), with reasons.",
           **PSEUDONYMISED)  # fmt: skip
-def cohorts(paths: PhmPaths) -> dg.MaterializeResult:
+def cohorts(context: dg.AssetExecutionContext, paths: PhmPaths) -> dg.MaterializeResult:
     home = paths.installation()
     out_dir = stored.cohort_dir(home) / "cohorts"
     out_dir.mkdir(exist_ok=True)
     t = stored.read_score_date(home)
     sizes: dict[str, int] = {}
-    with _open(home) as con:
+    with _open(home, context.run_id) as con:
         codelists = {r[0] for r in con.sql("SELECT DISTINCT codelist FROM ref_codelist").fetchall()}
         # Not named `features`: the published warehouse may already hold a `features` table.
         con.register("cohort_features", pl.read_parquet(stored.cohort_dir(home) / "features.parquet"))
@@ -207,7 +229,7 @@ def cohorts(paths: PhmPaths) -> dg.MaterializeResult:
                 dg.get_dagster_logger().warning(f"cohort {definition.id} skipped: {exc}")
                 continue
             members = con.sql(query, params=params).pl()
-            members.write_parquet(out_dir / f"{definition.id}.parquet")
+            _write(members, out_dir / f"{definition.id}.parquet")
             sizes[definition.id] = members.height
     return dg.MaterializeResult(metadata={f"size/{k}": v for k, v in sizes.items()})
 
@@ -215,10 +237,10 @@ def cohorts(paths: PhmPaths) -> dg.MaterializeResult:
 @dg.asset(key=["cohort", "aggregates"], deps=[["cohort", "segments"]], group_name=GROUP, kinds={"parquet"},
           description="People by practice, PCN, place, IMD quintile, ethnic group and risk tier, disclosure-controlled.",
           **PSEUDONYMISED)  # fmt: skip
-def aggregates(paths: PhmPaths) -> dg.MaterializeResult:
+def aggregates(context: dg.AssetExecutionContext, paths: PhmPaths) -> dg.MaterializeResult:
     home = paths.installation()
     frame = pl.read_parquet(stored.cohort_dir(home) / "features.parquet").filter(pl.col("alive"))
-    with _open(home) as con:
+    with _open(home, context.run_id) as con:
         person = con.sql("SELECT person_token, pcn_code, place FROM person").pl()
     frame = frame.join(person, on="person_token", how="left").with_columns(
         ((pl.col("imd_decile") + 1) // 2).alias("imd_quintile")
@@ -234,7 +256,7 @@ def aggregates(paths: PhmPaths) -> dg.MaterializeResult:
         )
         counts = counts.with_columns(pl.col(by).fill_null("unknown"))
         safe = protect_table(counts, [by])
-        safe.write_parquet(out_dir / f"people_by_{by}.parquet")
+        _write(safe, out_dir / f"people_by_{by}.parquet")
         metadata[f"cells/{by}"] = safe.height
     return dg.MaterializeResult(metadata=metadata)
 
@@ -266,8 +288,9 @@ def _published_specs() -> list[dg.AssetSpec]:
             ],
             group_name=GROUP,
             kinds={"duckdb"},
-            description="The cohort step's publication into the warehouse (atomic); the tables it adds are "
-            "the warehouse/<table> assets beside it.",
+            description="The cohort step's tables written into the load's warehouse build (published with "
+            "the whole load by published_warehouse); the tables it adds are the warehouse/<table> assets "
+            "beside it.",
             **PSEUDONYMISED,
         ),
         *(
@@ -276,7 +299,8 @@ def _published_specs() -> list[dg.AssetSpec]:
                 deps=[["cohort", step]],
                 group_name="warehouse",
                 kinds={"duckdb"},
-                description=f"Warehouse table `{table}`, added by the cohort step (docs/warehouse.md).",
+                description=f"Warehouse table `{table}`, added by the cohort step to the load's build and "
+                "published with the whole load by published_warehouse (docs/warehouse.md).",
                 metadata={**column_schema(columns), "dagster/table_name": f"warehouse.{table}"},
                 **PSEUDONYMISED,
             )
@@ -285,9 +309,9 @@ def _published_specs() -> list[dg.AssetSpec]:
     ]
 
 
-@dg.multi_asset(name="published", specs=_published_specs(), description="Publishes features, risk_score, "
-                "cohort_member and agg_people_by_* into the warehouse (atomic).")  # fmt: skip
-def published(paths: PhmPaths) -> Iterator[dg.MaterializeResult]:
+@dg.multi_asset(name="published", specs=_published_specs(), description="Writes features, risk_score, "
+                "cohort_member and agg_people_by_* into the load's warehouse build (published at the load's end).")  # fmt: skip
+def published(context: dg.AssetExecutionContext, paths: PhmPaths) -> Iterator[dg.MaterializeResult]:
     home = paths.installation()
     folder = stored.cohort_dir(home)
     cohort_ids = [d.id for d in load_cohorts(COHORT_DIR, allowed_purposes=PURPOSES)]
@@ -305,11 +329,11 @@ def published(paths: PhmPaths) -> Iterator[dg.MaterializeResult]:
         },
         built_at=datetime.now(UTC),
     )
-    publish_tables(home.warehouse, tables)
+    publish_tables(home.warehouse, tables, build=load.load_build(home, context.run_id))
     yield dg.MaterializeResult(
         asset_key=PUBLISHED_KEY,
         metadata={
-            "warehouse": dg.MetadataValue.path(str(home.warehouse)),
+            "build": dg.MetadataValue.path(str(load.load_build(home, context.run_id))),
             "cohorts": len(lists),
             **{f"rows/{name}": frame.height for name, frame in tables.items()},
         },

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+import load
 from cohort import settings as stored
 from cohort.definitions import load_cohorts
 from linkage.warehouse import open_read_only
@@ -64,9 +65,12 @@ def risk_model_metrics(paths: PhmPaths) -> Iterator[dg.AssetCheckResult]:
         "(read from the warehouse's cohort_member and person tables)."
     ),
 )
-def cohort_sizes_within_bounds(paths: PhmPaths) -> dg.AssetCheckResult:
+def cohort_sizes_within_bounds(
+    context: dg.AssetCheckExecutionContext, paths: PhmPaths
+) -> dg.AssetCheckResult:
     ids = [d.id for d in load_cohorts(COHORT_DIR, allowed_purposes=PURPOSES)]
-    con = open_read_only(paths.installation().warehouse)
+    # This load's build when the run made one (the check runs before the load publishes), else published.
+    con = open_read_only(load.warehouse_as_built(paths.installation(), context.run.run_id))
     try:
         (people,) = con.execute("SELECT count(*) FROM person").fetchall()[0]
         sizes = dict.fromkeys(ids, 0) | dict(

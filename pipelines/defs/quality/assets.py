@@ -4,6 +4,7 @@ import uuid
 
 import dagster as dg
 
+import load
 from linkage.warehouse import TABLES, open_read_only
 from pipelines.catalog import owned
 from pipelines.keys import REPORT_KEY, warehouse_key
@@ -19,9 +20,9 @@ from quality import linkage_markdown, results_from_table, write_report
     description="Data quality and coverage report for the latest warehouse build (HTML, offline).",
     **owned("pseudonymised"),
 )
-def data_quality_report(paths: PhmPaths) -> dg.MaterializeResult:
+def data_quality_report(context: dg.AssetExecutionContext, paths: PhmPaths) -> dg.MaterializeResult:
     home = paths.installation()
-    con = open_read_only(home.warehouse)
+    con = open_read_only(load.warehouse_as_built(home, context.run_id))  # this load's, published or not
     try:
         run_ids = [r.run_id for r in results_from_table(con)]
         run_id = run_ids[0] if run_ids else uuid.uuid4().hex[:12]

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 
+import load
 from linkage.warehouse import open_read_only
 from pipelines.keys import pseudonymised_key, warehouse_key
 from pipelines.resources import PhmPaths
@@ -106,7 +107,8 @@ def _warehouse_check() -> dg.AssetChecksDefinition:
     )
     def checks(context: dg.AssetCheckExecutionContext, paths: PhmPaths) -> Iterator[dg.AssetCheckResult]:
         home = paths.installation()
-        con = open_read_only(home.warehouse)
+        # This load's build (checked before it is published: a blocking failure stops the publish).
+        con = open_read_only(load.warehouse_as_built(home, context.run.run_id))
         try:
             results = [r for r in results_from_table(con) if r.asset.startswith("warehouse/")]
             if not results:  # the build did not run the hook: check the published file now

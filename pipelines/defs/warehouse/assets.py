@@ -1,9 +1,12 @@
-"""The analyst warehouse as one asset per table, all materialised by one atomic build.
+"""The analyst warehouse as one asset per table, all materialised by one build into the load's build file.
 
-The build (`load.publish_warehouse` over `linkage.warehouse`) makes every table in a new file and swaps
-it in, so the tables cannot be built one at a time: one multi-asset, one `AssetSpec` per table. Each
-spec carries the table's columns (`dagster/column_schema`, from `linkage.warehouse.schema`) and its
-lineage: the pseudonymised sources its SQL reads. Each materialisation carries the table's row count.
+The build (`load.publish_warehouse` over `linkage.warehouse`) makes every table in a new private file,
+the load's build (`load.load_build`, named by the run id), so the tables cannot be built one at a time:
+one multi-asset, one `AssetSpec` per table. Each spec carries the table's columns
+(`dagster/column_schema`, from `linkage.warehouse.schema`) and its lineage: the pseudonymised sources
+its SQL reads. Each materialisation carries the table's row count and the build it is in. Nothing is
+published here: the quality checks and the cohort step read and add to the build, and the
+`published_warehouse` asset (`publish.py`) swaps the whole load in at the end, in one step.
 """
 
 import re
@@ -63,8 +66,9 @@ def _table_specs() -> list[dg.AssetSpec]:
             deps=[pseudonymised_key(s) for s in sources],
             group_name="warehouse",
             kinds={"duckdb"},
-            description=f"Warehouse table `{table}` ({_kind(table)}). Built with every other table into a "
-            "new file and swapped in atomically (docs/warehouse.md).",
+            description=f"Warehouse table `{table}` ({_kind(table)}). Built with every other table into "
+            "the load's build file; published with the whole load by `published_warehouse` "
+            "(docs/warehouse.md).",
             metadata={**column_schema(columns[table]), "dagster/table_name": f"warehouse.{table}"},
             **owned("pseudonymised"),
         )
@@ -75,18 +79,24 @@ def _table_specs() -> list[dg.AssetSpec]:
 @dg.multi_asset(
     name="warehouse",
     specs=_table_specs(),
-    description="The analyst warehouse (pseudonymised): built as a new file and swapped in atomically.",
+    description="The analyst warehouse (pseudonymised): built into the load's private build file, "
+    "published with the cohort tables at the load's end (published_warehouse).",
 )
-def warehouse(paths: PhmPaths) -> Iterator[dg.MaterializeResult]:
+def warehouse(context: dg.AssetExecutionContext, paths: PhmPaths) -> Iterator[dg.MaterializeResult]:
     home = paths.installation()
+    stale = load.start_load_build(home)
+    if stale:
+        context.log.info(f"removed build files of killed runs: {', '.join(stale)}")
     load_id = uuid.uuid4().hex[:12]
-    stats = load.publish_warehouse(home, paths.landing, load_id, built_at=datetime.now(UTC))
+    build = load.load_build(home, context.run_id)
+    stats = load.publish_warehouse(home, paths.landing, load_id, built_at=datetime.now(UTC), build=build)
     for table in TABLES:
         yield dg.MaterializeResult(
             asset_key=warehouse_key(table),
             metadata={
                 "dagster/row_count": stats.rows.get(table, 0),
                 "load_id": load_id,
-                "path": dg.MetadataValue.path(str(home.warehouse)),
+                "build": dg.MetadataValue.path(str(build)),
+                "published_by": "published_warehouse",
             },
         )
