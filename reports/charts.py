@@ -82,7 +82,7 @@ def pyramid(bands: Sequence[str], left: Sequence[int | None], right: Sequence[in
 
 
 def estimates(
-    groups: dict[str, tuple[Sequence[str], Sequence[float | None], Sequence[float | None], Sequence[float | None]]],
+    groups: Mapping[str, tuple[Sequence[str], Sequence[float | None], Sequence[float | None], Sequence[float | None]]],
     *, title: str, y_title: str,
 ) -> Figure:  # fmt: skip
     """Point estimates with confidence intervals, one trace per group: name -> (x, value, low, high)."""
@@ -97,7 +97,9 @@ def estimates(
     return _figure(fig, title=title)
 
 
-def lines(series: Mapping[str, Sequence[float | None]], *, x: Sequence[str], title: str, y_title: str) -> Figure:
+def lines(
+    series: Mapping[str, Sequence[float | None]], *, x: Sequence[str], title: str, y_title: str
+) -> Figure:
     """One line per series over `x` (loads, months)."""
     fig = go.Figure(
         [go.Scatter(name=k, x=list(x), y=list(v), mode="lines+markers") for k, v in series.items()]
