@@ -116,9 +116,8 @@ def _figures(cells: data.Cells, area: data.Area, places: dict[str, str], pcn_of:
         "cohorts": charts.lines({c: [h["sizes"].get(area.key, {}).get(c) for h in history] for c in cohort_ids}, x=loads,
                                 title="Cohort sizes over loads", y_title="people"),
     }  # fmt: skip
-    total = people.filter(pl.col("n").is_not_null())["n"].sum()
-    high = sum(tier_n.get(t) or 0 for t in TIERS[:2])
-    headline = {"People registered": f"{total:,}", "Very high or high risk": f"{high:,}",
+    headline = {"People registered": data.published_total(cells, area),
+                "Very high or high risk": data.published_total(cells, area, risk_tiers=TIERS[:2]),
                 "Practices": f"{len(area.practices):,}"}  # fmt: skip
     return figures, headline
 

@@ -139,6 +139,16 @@ def missing_table(cells: Cells, area: Area, places: dict[str, str]) -> pl.DataFr
                                                                 "n": pl.Int64, "n_display": pl.String})  # fmt: skip
 
 
+def published_total(cells: Cells, area: Area, *, risk_tiers: tuple[str, ...] | None = None) -> str:
+    """People in `area` (in `risk_tiers`, if given) as published: from the unrounded cells, then
+    suppressed or rounded (never a sum of rounded cells)."""
+    people = _in(cells.people, area)
+    if risk_tiers is not None:
+        people = people.filter(pl.col("risk_tier").is_in(list(risk_tiers)))
+    frame = pl.DataFrame({"n": [int(people["n"].sum())]}, schema={"n": pl.Int64})
+    return str(round_and_suppress(frame, "n")["n_display"][0])
+
+
 def cohort_table(cells: Cells, area: Area) -> pl.DataFrame:
     """Cohort sizes in `area`, each a published count (primary suppression and rounding)."""
     counts = (

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from core.disclosure import round_and_suppress
 from core.layout import Home
 from linkage.linkage_quality import rates_markdown
 from quality import report_data as data
@@ -48,10 +49,15 @@ def _pct(value: float | None, digits: int = 1) -> str:
 
 def _checks(results: pl.DataFrame) -> tuple[list[list[str]], list[list[str]]]:
     summary = [[o, str(n)] for o, n in results.group_by("outcome").len().sort("outcome").iter_rows()]
+    # Row counts of a check can count people: published like any other count (1-7 *, others to 5).
+    flagged = results.filter(pl.col("outcome") != "pass").sort("asset", "expectation")
+    flagged = round_and_suppress(
+        round_and_suppress(flagged, "rows_evaluated").drop("suppression"), "rows_failed"
+    )
     failing = [
-        [r["asset"], r["expectation"], r["category"], r["severity"], r["outcome"], f"{r['rows_evaluated']:,}",
-         f"{r['rows_failed']:,}", _pct(r["pass_pct"], 2), _pct(100 * (1 - r["threshold"]), 0)]
-        for r in results.filter(pl.col("outcome") != "pass").sort("asset", "expectation").iter_rows(named=True)
+        [r["asset"], r["expectation"], r["category"], r["severity"], r["outcome"], r["rows_evaluated_display"],
+         r["rows_failed_display"], _pct(r["pass_pct"], 2), _pct(100 * (1 - r["threshold"]), 0)]
+        for r in flagged.iter_rows(named=True)
     ]  # fmt: skip
     return summary, failing
 

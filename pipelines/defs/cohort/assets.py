@@ -40,6 +40,7 @@ from pipelines.catalog import column_schema, markdown_table, owned
 from pipelines.keys import PUBLISHED_KEY, warehouse_key
 from pipelines.resources import PhmPaths
 from pseudonymisation.release.register import EXAMPLE_REGISTER, load_register
+from reports import page_url
 
 # The warehouse tables features and cohorts are computed from.
 WAREHOUSE_TABLES = [warehouse_key(t) for t in ("person", *ACTIVITY_KEYS, *REFERENCE_TABLES)]
@@ -176,7 +177,10 @@ def model_card(paths: PhmPaths) -> dg.MaterializeResult:
     # The Markdown card stays with its model version; the HTML card (with its chart) is the current one.
     md, page = write_model_card(result, folder, page=home.model_card)
     return dg.MaterializeResult(
-        metadata={"markdown": dg.MetadataValue.path(str(md)), "html": dg.MetadataValue.path(str(page))}
+        metadata={
+            "markdown": dg.MetadataValue.path(str(md)),
+            "html": dg.MetadataValue.url(page_url(home.reports, page)),
+        }
     )
 
 

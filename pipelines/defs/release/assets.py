@@ -23,6 +23,7 @@ from pseudonymisation.release.audit import AuditError
 from pseudonymisation.release.bundle import GovernanceError, load_installed
 from pseudonymisation.release.release import ReleaseOutcome, release
 from pseudonymisation.release.transparency import write_report
+from reports import page_url
 
 GROUP = "reports"
 PUBLISHED_KEY = dg.AssetKey(["cohort", "published"])
@@ -104,7 +105,7 @@ def transparency_report(paths: PhmPaths, keys: PhmKeys) -> dg.MaterializeResult:
         metadata={
             "written": True,
             "markdown": dg.MetadataValue.path(str(md)),
-            "html": dg.MetadataValue.path(str(page)),
+            "html": dg.MetadataValue.url(page_url(home.reports, page)),
         }
     )
 
