@@ -94,8 +94,7 @@ def _figures(cells: data.Cells, area: data.Area, places: dict[str, str], pcn_of:
     practices = sorted(set(mine["practice_code"]))
     look = {(r["source"], r["practice_code"]): r["rate"] for r in mine.iter_rows(named=True)}
     z = [[look.get((s, p)) for s in sources] for p in practices]
-    seen = [v for row in z for v in row if v is not None]
-    zmin = max(0.0, int(min(seen) * 20) / 20 - 0.05) if seen else 0.0
+    zmin = charts.rate_floor([v for row in z for v in row])
     loads = [h["load"] for h in history]
     cohort_ids = sorted({c for h in history for c in h["sizes"].get(area.key, {})})
     figures = {

@@ -85,10 +85,7 @@ def _heatmap(frame: pl.DataFrame) -> charts.Figure | None:
     practices = sorted(set(frame["practice_code"]))
     look = {(r["source"], r["practice_code"]): r["rate"] for r in frame.iter_rows(named=True)}
     z = [[look.get((s, p)) for s in sources] for p in practices]
-    seen = [v for row in z for v in row if v is not None]
-    low = min(seen, default=0.0)
-    # The scale starts just below the lowest rate seen (to the 5 % below), so 88 % and 100 % differ.
-    zmin = max(0.0, (int(low * 20) / 20) - 0.05) if seen else 0.0
+    zmin = charts.rate_floor([v for row in z for v in row])
     return charts.heatmap(z, x=sources, y=practices, title="Key fields filled, by source and practice",
                           zmin=zmin, zmax=1.0, scale_title="filled")  # fmt: skip
 

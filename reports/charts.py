@@ -31,6 +31,13 @@ def _figure(fig: go.Figure, *, title: str, height: int = 360) -> Figure:
     return out
 
 
+def rate_floor(values: Sequence[float | None]) -> float:
+    """The bottom of a rate scale: to the 5 % below the lowest rate seen, less 5 %, so 88 % and 100 %
+    look different (a 0-100 % scale would paint both bright)."""
+    seen = [v for v in values if v is not None]
+    return max(0.0, int(min(seen) * 20) / 20 - 0.05) if seen else 0.0
+
+
 def heatmap(
     z: Sequence[Sequence[float | None]], *, x: Sequence[str], y: Sequence[str], title: str,
     zmin: float, zmax: float, scale_title: str, percent: bool = True,
