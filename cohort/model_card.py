@@ -1,4 +1,4 @@
-"""A model card per run (Markdown and self-contained HTML): what the model is for, how it was trained,
+"""A model card per run (Markdown, and HTML rendered by `reports`): what the model is for, how it was trained,
 how well it does overall, against baselines and by subgroup, and what it must not be used for.
 
 Counts in the card (people, events) go through primary suppression and rounding
@@ -7,18 +7,18 @@ Counts in the card (people, events) go through primary suppression and rounding
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from cohort.model import OUTCOME, RiskModel, RunResult
 from cohort.segments import segment_counts
 from cohort.tiers import pyramid
 from core.disclosure import round_and_suppress
+from core.files import write_public
 from core.tables import markdown_table
+from reports import charts, markdown_html, render, write_page
 
 _METRICS = ("auroc", "average_precision", "brier", "calibration_intercept", "calibration_slope")
 
@@ -155,79 +155,35 @@ def render_markdown(result: RunResult, *, created_at: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def calibration_svg(calibration: pl.DataFrame, size: int = 320) -> str:
-    """A small calibration plot (observed vs mean predicted by decile) as inline SVG."""
-    top = (
-        max(
-            float(np.nanmax(calibration["mean_predicted"].to_numpy())),
-            float(np.nanmax(calibration["observed"].to_numpy())),
-            1e-6,
-        )
-        * 1.05
-    )
-    pad = 40
-
-    def xy(p: float, o: float) -> tuple[float, float]:
-        return pad + p / top * (size - 2 * pad), size - pad - o / top * (size - 2 * pad)
-
-    points = [xy(r["mean_predicted"], r["observed"]) for r in calibration.iter_rows(named=True)]
-    (x0, y0), (x1, y1) = xy(0, 0), xy(top, top)
-    dots = "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#005eb8"/>' for x, y in points)
-    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" role="img" '
-        f'aria-label="Calibration plot">'
-        f'<rect x="{pad}" y="{pad}" width="{size - 2 * pad}" height="{size - 2 * pad}" fill="none" stroke="#999"/>'
-        f'<line x1="{x0}" y1="{y0}" x2="{x1}" y2="{y1}" stroke="#999" stroke-dasharray="4"/>'
-        f'<polyline points="{path}" fill="none" stroke="#005eb8"/>{dots}'
-        f'<text x="{size / 2}" y="{size - 8}" text-anchor="middle" font-size="12">mean predicted risk</text>'
-        f'<text x="12" y="{size / 2}" text-anchor="middle" font-size="12" '
-        f'transform="rotate(-90 12 {size / 2})">observed rate</text>'
-        f'<text x="{pad}" y="{size - pad + 14}" font-size="10">0</text>'
-        f'<text x="{size - pad}" y="{size - pad + 14}" font-size="10" text-anchor="end">{top:.2f}</text>'
-        "</svg>"
-    )
+def calibration_figure(calibration: pl.DataFrame) -> charts.Figure:
+    """Observed rate against mean predicted risk by decile, beside the line of perfect calibration."""
+    predicted = [float(v) for v in calibration["mean_predicted"].to_list()]
+    observed = [float(v) for v in calibration["observed"].to_list()]
+    top = max([*predicted, *observed, 1e-6]) * 1.05
+    return charts.calibration(predicted, observed, top=top, title="Calibration by decile of predicted risk")
 
 
 def render_html(result: RunResult, *, created_at: str | None = None) -> str:
-    """The model card as one self-contained HTML page (Markdown tables rendered, calibration plot inline)."""
-    body: list[str] = []
-    in_table = False
-    for line in render_markdown(result, created_at=created_at).splitlines():
-        if line.startswith("|"):
-            cells = [html.escape(c.strip()) for c in line.strip("|").split("|")]
-            if set("".join(cells)) <= {"-"}:
-                continue
-            tag = "th" if not in_table else "td"
-            if not in_table:
-                body.append("<table>")
-                in_table = True
-            body.append("<tr>" + "".join(f"<{tag}>{c}</{tag}>" for c in cells) + "</tr>")
-            continue
-        if in_table:
-            body.append("</table>")
-            in_table = False
-        if line.startswith("# "):
-            body.append(f"<h1>{html.escape(line[2:])}</h1>")
-        elif line.startswith("## "):
-            body.append(f"<h2>{html.escape(line[3:])}</h2>")
-            if line == "## Calibration (deciles of predicted risk)":
-                body.append(calibration_svg(result.evaluation.calibration))
-        elif line.startswith("- "):
-            body.append(f"<p>• {html.escape(line[2:]).replace('**', '')}</p>")
-        elif line:
-            body.append(f"<p>{html.escape(line)}</p>")
-    if in_table:
-        body.append("</table>")
-    style = "body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}"
-    title = html.escape(result.model.version)
-    return f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{style}</style></head><body>{''.join(body)}</body></html>\n"
+    """The model card as one HTML page: the Markdown card rendered, with the calibration chart."""
+    markdown = render_markdown(result, created_at=created_at)
+    head, _, rest = markdown.partition("## Calibration (deciles of predicted risk)")
+    return render(
+        "model_card.html.j2",
+        title=f"Model card: {result.model.version}",
+        before=markdown_html(head.split("\n", 1)[1]),
+        after=markdown_html("## Calibration (deciles of predicted risk)" + rest),
+        calibration=calibration_figure(result.evaluation.calibration),
+        assets="assets",
+    )
 
 
-def write_model_card(result: RunResult, out_dir: Path, *, created_at: str | None = None) -> tuple[Path, Path]:
-    """Write `model_card.md` and `model_card.html` into `out_dir`; returns their paths."""
+def write_model_card(
+    result: RunResult, out_dir: Path, *, page: Path, created_at: str | None = None
+) -> tuple[Path, Path]:
+    """Write `model_card.md` into `out_dir` (kept with the model version) and the HTML card to `page`
+    (the reports folder, where the chart assets are); returns both paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    md, page = out_dir / "model_card.md", out_dir / "model_card.html"
-    md.write_text(render_markdown(result, created_at=created_at))
-    page.write_text(render_html(result, created_at=created_at))
+    md = out_dir / "model_card.md"
+    write_public(md, render_markdown(result, created_at=created_at).encode("utf-8"))
+    write_page(page, render_html(result, created_at=created_at), assets=page.parent)
     return md, page

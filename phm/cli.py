@@ -19,6 +19,7 @@ from core.errors import EXIT_INTERNAL, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, PhmErr
 from core.layout import DEFAULT_DATA, DEFAULT_HOME
 from phm.governance_cli import register_governance
 from phm.release_cli import register_commands as register_release_commands
+from phm.reports_cli import register_reports
 
 app = typer.Typer(
     add_completion=False,
@@ -145,6 +146,7 @@ def bench_pipeline(persons: Persons = 880_000, seed: Seed = 42, months: Months =
 
 register_release_commands(app)
 register_governance(app)
+register_reports(app)
 
 
 @bench_app.command("model")

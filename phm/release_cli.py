@@ -119,19 +119,31 @@ def register_commands(app: typer.Typer) -> None:
             Path | None, typer.Option("--out", help="Write the CSV here (0600) instead of to stdout.")
         ] = None,
     ) -> None:
-        """At the practice: decrypt a sealed list with the practice's own key, for the clinician."""
+        """At the practice: decrypt a sealed list with the practice's own key, for the clinician; with
+        --out, an HTML worklist (OUT with .html) is written beside the CSV."""
         from core.files import write_private
         from pseudonymisation.release.sealing import open_list
+        from pseudonymisation.release.worklist import worklist_path, write_worklist
 
         opened = open_list(file, key)
         if out is None:
             sys.stdout.buffer.write(opened.plaintext)  # the clinician's own terminal: the list is for them
             return
+        page = worklist_path(out)
+        if page == out:
+            raise UsageError(
+                f"--out {out}: name the CSV (e.g. list.csv); the worklist is written beside it as .html"
+            )
+        if page.exists():
+            raise Refused(f"{page} already exists")
         try:
             write_private(out, opened.plaintext)
         except FileExistsError:
             raise Refused(f"{out} already exists") from None
-        typer.echo(f"opened the list for practice {opened.practice} ({opened.purpose}) into {out}")
+        write_worklist(opened, out)
+        typer.echo(
+            f"opened the list for practice {opened.practice} ({opened.purpose}) into {out} (worklist {page})"
+        )
 
     @audit_app.command("verify")
     def audit_verify(

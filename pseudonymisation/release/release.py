@@ -306,8 +306,9 @@ def _checked(
     kept, removed = _remove_opt_outs(found, opt_outs, purpose, consent)
     kept = kept.with_columns(pl.lit(practice).alias("practice_ods")).sort("nhs_number")
     sealed = seal_list(
-        _csv_bytes(kept, purpose.fields), organisation.public_key(), purpose=purpose.id, practice=practice
-    )
+        _csv_bytes(kept, purpose.fields), organisation.public_key(), purpose=purpose.id, practice=practice,
+        legal_basis=purpose.legal_basis, released_on=today.isoformat(),
+    )  # fmt: skip
     path = outbox_file(home, purpose.id, practice, now)
     write_outbox(path, sealed)
     digest = hashlib.sha256(sealed).hexdigest()

@@ -6,7 +6,8 @@ that opens it. Suite: DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM, sing
 ``info`` binds the ciphertext to its purpose and practice, so a sealed file renamed or moved to
 another practice's folder does not open as if it were theirs.
 
-File layout: one line of JSON header (format, purpose, practice, suite), then the HPKE ciphertext
+File layout: one line of JSON header (format, purpose, practice, suite; legal_basis and released_on
+when the release gives them, bound into ``info`` too), then the HPKE ciphertext
 (encapsulated key followed by the AEAD output). The header holds no patient data.
 """
 
@@ -42,17 +43,34 @@ class SealedList:
     purpose: str
     practice: str
     plaintext: bytes
+    legal_basis: str | None = None  # the purpose's legal basis code (register), when the release gave it
+    released_on: str | None = None  # ISO date of the release
 
 
-def _info(purpose: str, practice: str) -> bytes:
-    return f"{SEALED_FORMAT}|{purpose}|{practice}".encode()
+def _info(
+    purpose: str, practice: str, legal_basis: str | None = None, released_on: str | None = None
+) -> bytes:
+    # The optional fields are bound too (when present), so the worklist's legal basis and date are as
+    # authentic as the list itself; a file sealed without them opens as before.
+    extra = f"|{legal_basis}|{released_on}" if legal_basis is not None or released_on is not None else ""
+    return f"{SEALED_FORMAT}|{purpose}|{practice}{extra}".encode()
 
 
-def seal_list(data: bytes, public_key: X25519PublicKey, *, purpose: str, practice: str) -> bytes:
+def seal_list(
+    data: bytes, public_key: X25519PublicKey, *, purpose: str, practice: str,
+    legal_basis: str | None = None, released_on: str | None = None,
+) -> bytes:  # fmt: skip
     """The sealed file's bytes: a header line, then HPKE(ciphertext) for ``practice``'s key."""
-    header = {"format": SEALED_FORMAT, "purpose": purpose, "practice": practice, "suite": _SUITE_NAME}
+    header: dict[str, str | None] = {
+        "format": SEALED_FORMAT,
+        "purpose": purpose,
+        "practice": practice,
+        "suite": _SUITE_NAME,
+    }
+    if legal_basis is not None or released_on is not None:
+        header |= {"legal_basis": legal_basis, "released_on": released_on}
     line = json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8") + b"\n"
-    return line + _SUITE.encrypt(data, public_key, info=_info(purpose, practice))
+    return line + _SUITE.encrypt(data, public_key, info=_info(purpose, practice, legal_basis, released_on))
 
 
 def new_practice_key(path: Path) -> str:
@@ -79,14 +97,17 @@ def open_list(path: Path, key_path: Path) -> SealedList:
         header = json.loads(line)
         ok = header.get("format") == SEALED_FORMAT and header.get("suite") == _SUITE_NAME
         purpose, practice = str(header["purpose"]), str(header["practice"])
+        basis, released = header.get("legal_basis"), header.get("released_on")
+        ok = ok and all(v is None or isinstance(v, str) for v in (basis, released))
     except (ValueError, KeyError, AttributeError):
         ok = False
     if not sep or not ok:
         raise OpenListError(f"{path} is not a sealed list ({SEALED_FORMAT})")
     try:
-        plaintext = _SUITE.decrypt(ciphertext, _private_key(key_path), info=_info(purpose, practice))
+        info = _info(purpose, practice, basis, released)
+        plaintext = _SUITE.decrypt(ciphertext, _private_key(key_path), info=info)
     except (InvalidTag, ValueError):
         raise OpenListError(
             f"{path} does not open with this key (sealed to practice {practice}; wrong key or altered file)"
         ) from None
-    return SealedList(purpose, practice, plaintext)
+    return SealedList(purpose, practice, plaintext, basis, released)

@@ -18,7 +18,6 @@ number of lists released is a count of events, not of people, and is shown as it
 
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from core.disclosure import round_and_suppress
 from core.files import write_public
 from core.layout import Home
 from core.tables import markdown_table
+from reports import markdown_html, render
 
 from ..keys import KeyProvider
 from .audit import AuditError, AuditLog, Head
@@ -216,64 +216,9 @@ def build_report(
 
 
 def _to_html(md_lines: list[str]) -> str:
-    """A small, dependency-free rendering of the markdown above (headings, lists, tables, paragraphs)."""
-    body: list[str] = []
-    in_list = False
-    table: list[list[str]] = []
-
-    def inline(text: str) -> str:
-        escaped = html.escape(text)
-        parts = escaped.split("**")
-        escaped = "".join(f"<strong>{p}</strong>" if i % 2 else p for i, p in enumerate(parts))
-        parts = escaped.split("`")
-        return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
-
-    def flush_table() -> None:
-        if table:
-            head, *rows = table
-            body.append(
-                "<table><thead><tr>" + "".join(f"<th>{inline(c)}</th>" for c in head) + "</tr></thead>"
-            )
-            body.append("<tbody>" + "".join("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in r) + "</tr>" for r in rows) + "</tbody></table>")  # fmt: skip
-            table.clear()
-
-    for line in md_lines:
-        if line.startswith("|"):
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            if not all(set(c) <= {"-"} for c in cells):
-                table.append(cells)
-            continue
-        flush_table()
-        if in_list and not line.startswith("- "):
-            body.append("</ul>")
-            in_list = False
-        if line.startswith("### "):
-            body.append(f"<h3>{inline(line[4:])}</h3>")
-        elif line.startswith("## "):
-            body.append(f"<h2>{inline(line[3:])}</h2>")
-        elif line.startswith("# "):
-            body.append(f"<h1>{inline(line[2:])}</h1>")
-        elif line.startswith("- "):
-            if not in_list:
-                body.append("<ul>")
-                in_list = True
-            body.append(f"<li>{inline(line[2:])}</li>")
-        elif line.startswith("_") and line.endswith("_"):
-            body.append(f"<p><em>{inline(line[1:-1])}</em></p>")
-        elif line:
-            body.append(f"<p>{inline(line)}</p>")
-    flush_table()
-    if in_list:
-        body.append("</ul>")
-    style = (
-        "body{font-family:system-ui,sans-serif;max-width:46em;margin:2em auto;padding:0 1em;line-height:1.5}"
-        "table{border-collapse:collapse}td,th{border:1px solid #999;padding:.3em .6em;text-align:left}"
-    )
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        "<title>How we use and share your health information</title>"
-        f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
-    )
+    """The page: the markdown above (its title as the page title) rendered by `reports`."""
+    title, *body = md_lines
+    return render("transparency.html.j2", title=title.removeprefix("# "), body=markdown_html("\n".join(body)))
 
 
 def write_report(

@@ -115,7 +115,10 @@ def test_model_saved_with_its_window_and_reloaded(
 
 
 def test_model_card_written(trained: tuple[RunResult, pl.DataFrame], tmp_path: Path) -> None:
-    md, page = write_model_card(trained[0], tmp_path, created_at="2026-11-01")
+    md, page = write_model_card(
+        trained[0], tmp_path / "model", page=tmp_path / "reports" / "model_card.html", created_at="2026-11-01"
+    )
+    assert md == tmp_path / "model" / "model_card.md"
     text = md.read_text()
     for heading in (
         "## Intended use",
@@ -125,7 +128,10 @@ def test_model_card_written(trained: tuple[RunResult, pl.DataFrame], tmp_path: P
     ):
         assert heading in text
     assert "baseline: age_and_condition_count" in text
-    assert "<svg" in page.read_text() and "<table>" in page.read_text()
+    html = page.read_text()
+    assert 'data-figure="fig-calibration"' in html and "<table>" in html
+    assert "<h2>Intended use</h2>" in html and "<h1>Model card: " in html
+    assert (tmp_path / "reports" / "assets" / "plotly.min.js").exists()
 
 
 def test_inputs_are_feature_columns() -> None:

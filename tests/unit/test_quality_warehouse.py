@@ -139,7 +139,9 @@ def test_report_written_with_every_section(built: tuple[Path, Home], tmp_path: P
     page = path.read_text(encoding="utf-8")
     for title in SECTIONS:
         assert f"<h2>{title}</h2>" in page
-    assert "quarantine_rate" in page and "<svg" in page
+    assert "quarantine_rate" in page and 'data-figure="fig-completeness"' in page
+    assert (paths.root / "reports" / "dq_latest.html").read_text(encoding="utf-8") == page
+    assert (paths.root / "reports" / "assets" / "plotly.min.js").stat().st_size > 1_000_000
     assert "http://" not in page and "https://" not in page  # offline: nothing fetched
     assert "P1-" not in page and "U1-" not in page  # no tokens
 

@@ -37,7 +37,6 @@ from cohort.segments import assign_segments, segment_counts
 from cohort.tiers import pyramid
 from core.disclosure import protect_table
 from core.diskfull import disk_full_guard
-from core.files import write_public
 from core.layout import Home
 from linkage.warehouse import open_read_only
 from linkage.warehouse.schema import ACTIVITY_KEYS, REFERENCE_TABLES
@@ -45,6 +44,7 @@ from pipelines.catalog import column_schema, markdown_table, owned
 from pipelines.keys import PUBLISHED_KEY, warehouse_key
 from pipelines.resources import PhmPaths
 from pseudonymisation.release.register import EXAMPLE_REGISTER, load_register
+from reports import page_url
 
 # The warehouse tables features and cohorts are computed from.
 WAREHOUSE_TABLES = [warehouse_key(t) for t in ("person", *ACTIVITY_KEYS, *REFERENCE_TABLES)]
@@ -196,11 +196,13 @@ def segments(paths: PhmPaths) -> dg.MaterializeResult:
 def model_card(paths: PhmPaths) -> dg.MaterializeResult:
     home = paths.installation()
     result, folder = stored.load_run_result(home)
-    md, page = write_model_card(result, folder)
-    # The card stays with its model version; the reports folder gets the current one, written whole.
-    write_public(home.model_card, page.read_bytes())
+    # The Markdown card stays with its model version; the HTML card (with its chart) is the current one.
+    md, page = write_model_card(result, folder, page=home.model_card)
     return dg.MaterializeResult(
-        metadata={"markdown": dg.MetadataValue.path(str(md)), "html": dg.MetadataValue.path(str(page))}
+        metadata={
+            "markdown": dg.MetadataValue.path(str(md)),
+            "html": dg.MetadataValue.url(page_url(home.reports, page)),
+        }
     )
 
 

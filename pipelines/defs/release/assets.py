@@ -18,14 +18,15 @@ from typing import Any
 import dagster as dg
 
 from pipelines.catalog import owned
+from pipelines.keys import PUBLISH_KEY
 from pipelines.resources import PhmKeys, PhmPaths
 from pseudonymisation.release.audit import AuditError
 from pseudonymisation.release.bundle import GovernanceError, load_installed
 from pseudonymisation.release.release import ReleaseOutcome, release
 from pseudonymisation.release.transparency import write_report
+from reports import page_url
 
 GROUP = "reports"
-PUBLISHED_KEY = dg.AssetKey(["cohort", "published"])
 
 
 class ReleaseConfig(dg.Config):
@@ -88,7 +89,7 @@ def release_cohort() -> None:
     release_cohort_list()
 
 
-@dg.asset(key=["reports", "transparency"], deps=[PUBLISHED_KEY], group_name=GROUP, kinds={"html"},
+@dg.asset(key=["reports", "transparency"], deps=[PUBLISH_KEY], group_name=GROUP, kinds={"html"},
           description="Public transparency report (markdown + HTML): purposes, releases per month, opt-outs.",
           **owned("release"))  # fmt: skip
 def transparency_report(paths: PhmPaths, keys: PhmKeys) -> dg.MaterializeResult:
@@ -104,7 +105,7 @@ def transparency_report(paths: PhmPaths, keys: PhmKeys) -> dg.MaterializeResult:
         metadata={
             "written": True,
             "markdown": dg.MetadataValue.path(str(md)),
-            "html": dg.MetadataValue.path(str(page)),
+            "html": dg.MetadataValue.url(page_url(home.reports, page)),
         }
     )
 

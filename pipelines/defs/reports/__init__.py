@@ -1,0 +1,1 @@
+"""The population health overview site, written after every load."""
