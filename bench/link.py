@@ -12,8 +12,10 @@ from typing import Any
 
 import polars as pl
 
-from bench.link_data import synthetic_trace_data
+from bench.link_data import ERROR_SETTINGS, synthetic_trace_data
+from bench.link_febrl import febrl4_figures
 from bench.report import emit, peak_rss_mb
+from core.errors import UsageError
 from linkage.probabilistic import METHOD, SplinkPass
 from linkage.trace import DEFAULT_PASSES, NHS_NUMBER, trace
 
@@ -32,14 +34,16 @@ def trace_quality(traced: pl.DataFrame, truth: pl.Series) -> dict[str, float]:
             "linked": n_linked, "correct": correct, "in_master": n_true}  # fmt: skip
 
 
-def link_figures(persons: int, unlinked: int, seed: int, *, threads: int | None = None) -> dict[str, Any]:
+def link_figures(
+    persons: int, unlinked: int, seed: int, *, threads: int | None = None, errors: str = "tuned"
+) -> dict[str, Any]:
     """Trace `unlinked` synthetic records against a `persons` master (exact passes, then Splink).
 
     Returns counts, timings in seconds and precision/recall/F1 (overall and on the records that reached
     the probabilistic pass). Peak memory is for the caller to measure.
     """
     t0 = time.perf_counter()
-    master, records = synthetic_trace_data(persons, unlinked, seed)
+    master, records = synthetic_trace_data(persons, unlinked, seed, errors)
     t1 = time.perf_counter()
     truth = records.get_column("true_nhs_number")
     splink_pass = SplinkPass(seed=seed, threads=threads)
@@ -56,6 +60,7 @@ def link_figures(persons: int, unlinked: int, seed: int, *, threads: int | None 
         "persons": persons,
         "unlinked": unlinked,
         "seed": seed,
+        "errors": errors,
         "generate_s": round(t1 - t0, 2),
         "trace_s": round(t2 - t1, 2),
         "rows_by_method": dict(sorted(result.stats.rows.items())),
@@ -67,10 +72,20 @@ def link_figures(persons: int, unlinked: int, seed: int, *, threads: int | None 
     return out
 
 
-def bench_link(*, persons: int, seed: int, unlinked: int) -> None:
-    """Tracing (exact passes then Splink) of `unlinked` records against a `persons` GP master."""
+def bench_link(*, persons: int, seed: int, unlinked: int, errors: str = "tuned") -> None:
+    """Tracing (exact passes then Splink) of `unlinked` records against a `persons` GP master.
+
+    `errors`: one of `bench.link_data.ERROR_SETTINGS`, or 'febrl4' for the published benchmark.
+    """
+    if errors not in (*ERROR_SETTINGS, "febrl4"):
+        raise UsageError(f"--errors must be one of {', '.join((*ERROR_SETTINGS, 'febrl4'))}")
     start = time.perf_counter()
-    figures = link_figures(persons, unlinked, seed)
+    if errors == "febrl4":
+        figures = febrl4_figures(seed=seed)
+        emit({"stage": "link", "errors": errors, "seconds": round(time.perf_counter() - start, 2),
+              **figures, "peak_rss_mb": peak_rss_mb()})  # fmt: skip
+        return
+    figures = link_figures(persons, unlinked, seed, errors=errors)
     emit({
         "stage": "link",
         "persons": persons,

@@ -32,7 +32,12 @@ COUNT_COLUMNS: tuple[str, ...] = (
     "unmatched",
 )
 #: Shares in `linkage_rates`: no_valid_nhs of records; the three outcomes of no_valid_nhs.
-RATE_COLUMNS: tuple[str, ...] = ("no_valid_nhs_pct", "exact_pct", "probabilistic_pct", "unmatched_pct")
+RATE_COLUMNS: tuple[str, ...] = (
+    "no_valid_nhs_pct", "exact_pct", "probabilistic_pct", "unmatched_pct", "linked_pct", "linked_gap_pp"
+)  # fmt: skip
+# Dimensions whose groups are compared for fairness, and the gap (points) that raises a warning.
+FAIRNESS_DIMENSIONS: tuple[str, ...] = ("ethnic_group", "imd_quintile")
+FAIRNESS_GAP_PP = 2.0
 DIMENSIONS: tuple[str, ...] = ("source", "ethnic_group", "imd_quintile")
 #: Feeds whose records can arrive without an NHS number (GP feeds always carry it).
 TRACED_SOURCES: tuple[str, ...] = ("apc", "ecds", "outpatients", "csds", "mhsds", "asc_cld")
@@ -130,12 +135,33 @@ def protect(counts: pl.DataFrame) -> pl.DataFrame:
     def pct(num: str, den: str) -> pl.Expr:
         return pl.when(pl.col(den) > 0).then((100.0 * pl.col(num) / pl.col(den)).round(1)).otherwise(None)
 
+    linked = pl.when(pl.col("records") > 0).then(
+        (100.0 * (pl.col("records") - pl.col("unmatched")) / pl.col("records")).round(1)
+    )
+    # Gap to the best known group of the same dimension ('Unknown' is not a group to compare with).
+    best = pl.col("linked_pct").filter(pl.col("value") != "Unknown").max().over("dimension")
     return out.with_columns(
         pct("no_valid_nhs", "records").alias("no_valid_nhs_pct"),
         pct("traced_exact", "no_valid_nhs").alias("exact_pct"),
         pct("traced_probabilistic", "no_valid_nhs").alias("probabilistic_pct"),
         pct("unmatched", "no_valid_nhs").alias("unmatched_pct"),
+        linked.alias("linked_pct"),
+    ).with_columns(
+        pl.when(pl.col("dimension").is_in(FAIRNESS_DIMENSIONS) & (pl.col("value") != "Unknown"))
+        .then((best - pl.col("linked_pct")).round(1))
+        .alias("linked_gap_pp")
     )
+
+
+def fairness_warnings(rates: pl.DataFrame, limit: float = FAIRNESS_GAP_PP) -> list[str]:
+    """One line per ethnic group or IMD quintile whose share of records linked to a person is more
+    than `limit` points below the best group's (from the published rates; group names only)."""
+    rows = rates.filter(pl.col("linked_gap_pp") > limit).sort("dimension", "value")
+    return [
+        f"{r['dimension']} {r['value']}: {r['linked_pct']:.1f} % of records linked, "
+        f"{r['linked_gap_pp']:.1f} points below the best group"
+        for r in rows.iter_rows(named=True)
+    ]
 
 
 def linkage_rates(
@@ -154,14 +180,16 @@ def linkage_rates(
 
 def rates_markdown(rates: pl.DataFrame) -> str:
     """The published rates as a Markdown table (Dagster metadata, the report's text)."""
-    head = ["dimension", "value", "records", "no valid NHS no.", "exact %", "probabilistic %", "unmatched %"]
+    head = ["dimension", "value", "records", "no valid NHS no.", "exact %", "probabilistic %", "unmatched %",
+            "linked %", "gap to best (points)"]  # fmt: skip
 
     def fmt(v: float | None) -> str:
         return "*" if v is None else f"{v:.1f}"
 
     rows = [
         [r["dimension"], r["value"], r["records_display"], r["no_valid_nhs_display"],
-         fmt(r["exact_pct"]), fmt(r["probabilistic_pct"]), fmt(r["unmatched_pct"])]
+         fmt(r["exact_pct"]), fmt(r["probabilistic_pct"]), fmt(r["unmatched_pct"]), fmt(r["linked_pct"]),
+         "" if r["linked_gap_pp"] is None else fmt(r["linked_gap_pp"])]
         for r in rates.iter_rows(named=True)
     ]  # fmt: skip
     return markdown_table(head, rows)

@@ -19,7 +19,15 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from linkage.match_model import DOB, DOB_EXPLAINED, UID, blocking_keys, comparisons, prior_keys, training_keys
+from linkage.match_model import (
+    DOB,
+    DOB_EXPLAINED,
+    UID,
+    blocking_rules,
+    comparisons,
+    prior_keys,
+    training_keys,
+)
 
 _log = logging.getLogger(__name__)
 _M_FLOOR = 1e-3
@@ -41,25 +49,11 @@ def splink_scores(
     m_shrinkage: float,
 ) -> pl.DataFrame:
     """Scored pairs (unique_id_l, unique_id_r, match_probability, match_weight, dob_explained)."""
-    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
-
     columns = set(lprep.columns) - {UID}
     with _seeded_global_random(seed):
-        db_api = DuckDBAPI(connection=con)
-        frames = [
-            db_api.register(lprep.to_arrow(), dataset_display_name="left_records"),
-            db_api.register(rprep.to_arrow(), dataset_display_name="right_records"),
-        ]
+        frames = _register(con, lprep, rprep)
         prior = None if link_rate is None else min(max(link_rate / rprep.height, 1e-12), 1.0)
-        settings = SettingsCreator(
-            link_type="link_only",
-            comparisons=comparisons(columns),
-            blocking_rules_to_generate_predictions=[block_on(*k) for k in blocking_keys(columns)],
-            probability_two_random_records_match=prior if prior is not None else 1e-4,
-            retain_intermediate_calculation_columns=False,
-            retain_matching_columns=True,
-        )
-        linker = Linker(frames, settings, log_level=logging.ERROR)
+        linker = _linker(frames, _settings(columns, prior if prior is not None else 1e-4), validate=True)
         if prior is None:
             _estimate_prior(linker, columns)
         linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
@@ -113,15 +107,77 @@ def _pair_count(lprep: pl.DataFrame, rprep: pl.DataFrame, keys: Sequence[str]) -
     return int(joined.select((pl.col("_nl") * pl.col("_nr")).sum()).item() or 0)
 
 
-def _linker(frames: list[Any], model: Model) -> Any:
-    """A linker over `frames` from a model dictionary of this module's own making.
+def blocked_pairs(con: duckdb.DuckDBPyConnection, lprep: pl.DataFrame, rprep: pl.DataFrame) -> pl.DataFrame:
+    """Every (unique_id_l, unique_id_r) pair the prediction blocking rules let through, unscored.
 
-    Settings validation is skipped: the comparisons are those the first linker validated, and
-    validating again costs about half a second per linker.
+    Splink's own `deterministic_link` over the model's blocking rules: what reaches scoring, so
+    blocking recall can be measured against truth without the model.
+    """
+    columns = set(lprep.columns) - {UID}
+    with _seeded_global_random(0):
+        linker = _linker(_register(con, lprep, rprep), _settings(columns, 1e-4), validate=True)
+        pairs = linker.inference.deterministic_link()
+        q = f"SELECT DISTINCT unique_id_l, unique_id_r FROM {pairs.physical_name}"  # noqa: S608
+        return con.sql(q).pl()
+
+
+def comparison_counts(lprep: pl.DataFrame, rprep: pl.DataFrame) -> pl.DataFrame:
+    """Splink's blocking analysis of the prediction rules: marginal and cumulative comparisons per rule."""
+    from splink.blocking_analysis import count_comparisons_from_blocking_rules
+
+    columns = set(lprep.columns) - {UID}
+    with contextlib.closing(duckdb.connect()) as con, _seeded_global_random(0):
+        records = count_comparisons_from_blocking_rules(
+            _register(con, lprep, rprep),
+            blocking_rules=blocking_rules(columns),
+            link_type="link_only",
+            record_sample_proportion=1.0,
+        )
+        return pl.DataFrame(
+            [
+                {"rule": r["blocking_rule"], "marginal": r["marginal_comparison_count"],
+                 "cumulative": r["cumulative_comparison_count"]}
+                for r in records
+            ]
+        )  # fmt: skip
+
+
+def _register(con: duckdb.DuckDBPyConnection, lprep: pl.DataFrame, rprep: pl.DataFrame) -> list[Any]:
+    """The two prepared frames as Splink dataframes on `con` (the one place a db_api is made)."""
+    from splink import DuckDBAPI
+
+    db_api = DuckDBAPI(connection=con)
+    return [
+        db_api.register(lprep.to_arrow(), dataset_display_name="left_records"),
+        db_api.register(rprep.to_arrow(), dataset_display_name="right_records"),
+    ]
+
+
+def _settings(columns: set[str], prior: float) -> Model:
+    """The model's starting settings as Splink's settings dictionary (what `settings_json` saves)."""
+    from splink import SettingsCreator
+
+    creator = SettingsCreator(
+        link_type="link_only",
+        comparisons=comparisons(columns),
+        blocking_rules_to_generate_predictions=blocking_rules(columns),
+        probability_two_random_records_match=prior,
+        retain_intermediate_calculation_columns=False,
+        retain_matching_columns=True,
+    )
+    return creator.create_settings_dict(sql_dialect_str="duckdb")
+
+
+def _linker(frames: list[Any], model: Model, *, validate: bool = False) -> Any:
+    """The one place a Linker is built: over `frames`, from a settings or model dictionary.
+
+    Validation runs for the starting settings; a model dictionary of this module's own making (after
+    EM, after shrinkage) holds the comparisons the first linker validated, and validating again costs
+    about half a second per linker.
     """
     from splink import Linker
 
-    return Linker(frames, copy.deepcopy(model), log_level=logging.ERROR, validate_settings=False)
+    return Linker(frames, copy.deepcopy(model), log_level=logging.ERROR, validate_settings=validate)
 
 
 def _train_em(frames: list[Any], linker: Any, keys: Sequence[str], max_pairs: float, pairs: int) -> Any:

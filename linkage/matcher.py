@@ -18,6 +18,7 @@ prepares the frames and decides. Nothing here logs or raises with row values.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,16 @@ STANDARD_COLUMNS: tuple[str, ...] = (
     "address",
 )
 _ENTITY = "_entity"
+# Extra match weight (log2 odds) a pair whose dates of birth differ in a way no keying error explains
+# needs on top of the threshold's: 2**10, about a thousand times the evidence (see docs/matching.md).
+UNEXPLAINED_DOB_MARGIN = 10.0
+
+
+def threshold_weight(threshold: float) -> float:
+    """The match weight (log2 odds) at which the match probability equals `threshold`."""
+    return math.inf if threshold >= 1.0 else math.log2(threshold / (1.0 - threshold))
+
+
 RESULT_SCHEMA = {
     "match_probability": pl.Float64,
     "match_weight": pl.Float64,
@@ -92,7 +103,16 @@ def prepare(frame: pl.DataFrame, id_column: str) -> pl.DataFrame:
     if "given_name" in out.columns:
         helpers.append(pl.col("given_name").str.slice(0, 3).alias("_given3"))
     if DOB in out.columns:
-        helpers.append(pl.col(DOB).dt.year().alias("_birth_year"))
+        helpers += [
+            pl.col(DOB).dt.year().alias("_birth_year"),
+            (pl.col(DOB).dt.year() // 10).alias("_birth_year_decade"),
+            pl.col(DOB).dt.strftime("%m%d").alias("_dob_md"),
+        ]
+    if "postcode" in out.columns:
+        helpers.append(pl.col("postcode").str.split(" ").list.first().alias("_district"))
+    if "address" in out.columns:
+        # The last word of at least four letters: the town or suburb, which survives a mistyped street.
+        helpers.append(pl.col("address").str.extract_all(r"[A-Z]{4,}").list.last().alias("_address_town"))
     return out.with_columns(helpers)
 
 
@@ -212,8 +232,10 @@ def _decide(
         (pl.col("match_probability") >= threshold).sum().over(left_id).alias("_n_above"),
     )
     above = pl.col("match_probability") >= threshold
+    # DOB is evidence the model weighs; a date no keying error explains must clear a stricter bar.
+    strict = pl.col("match_weight") < threshold_weight(threshold) + UNEXPLAINED_DOB_MARGIN
     reason = (
-        pl.when(above & ~pl.col("dob_explained"))
+        pl.when(above & ~pl.col("dob_explained") & strict)
         .then(pl.lit("dob_unexplained"))
         .when(above & (pl.col("_n_above") > 1))
         .then(pl.lit("ambiguous"))

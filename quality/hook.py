@@ -14,6 +14,7 @@ from quality.checks import run_source_checks, run_warehouse_checks
 from quality.config import QualityConfig
 from quality.engine import Engine
 from quality.history import save_history, save_linkage_rates
+from quality.linkage_fairness import fairness_result
 from quality.results import QualityRun
 from quality.warehouse_tables import write_dq_results, write_linkage_rates
 
@@ -41,6 +42,7 @@ class QualityHook:
         run = run_source_checks(con, self.home, use_staged_tables=True, **common)  # type: ignore[arg-type]
         run.results += run_warehouse_checks(con, **common).results  # type: ignore[arg-type]
         self.run, self.rates = run, linkage_rates(con, self.home.pseudo_staged_dir)
+        run.results.append(fairness_result(self.rates, run_id=self.run_id, run_at=self.run_at))
         write_dq_results(con, run.frame())
         write_linkage_rates(con, self.rates)
 

@@ -70,3 +70,43 @@ def test_zero_counts_publish_zero_shares() -> None:
     )  # fmt: skip
     row = protect(counts).row(0, named=True)
     assert row["no_valid_nhs_pct"] == 0.0 and row["exact_pct"] is None
+
+
+def test_linked_share_gap_to_best_group_and_fairness_warning() -> None:
+    from linkage.linkage_quality import fairness_warnings
+
+    counts = pl.DataFrame(
+        {
+            "dimension": [
+                "source",
+                "ethnic_group",
+                "ethnic_group",
+                "ethnic_group",
+                "imd_quintile",
+                "imd_quintile",
+            ],
+            "value": ["apc", "White", "Black", "Unknown", "1", "5"],
+            "records": [2000, 1000, 500, 100, 1000, 1000],
+            "no_valid_nhs": [200, 100, 100, 100, 100, 100],
+            "traced_exact": [100, 50, 50, 0, 50, 50],
+            "traced_probabilistic": [50, 30, 20, 0, 30, 30],
+            "unmatched": [50, 20, 30, 100, 20, 30],
+        }
+    )
+    rates = protect(counts)
+    by = {(r["dimension"], r["value"]): r for r in rates.iter_rows(named=True)}
+    assert by[("ethnic_group", "White")]["linked_pct"] == 98.0
+    assert by[("ethnic_group", "Black")]["linked_pct"] == 94.0
+    assert by[("ethnic_group", "Black")]["linked_gap_pp"] == 4.0
+    assert by[("ethnic_group", "White")]["linked_gap_pp"] == 0.0
+    assert by[("ethnic_group", "Unknown")]["linked_gap_pp"] is None  # not a group to compare with
+    assert by[("source", "apc")]["linked_gap_pp"] is None
+    assert by[("imd_quintile", "5")]["linked_gap_pp"] == 1.0
+    assert fairness_warnings(rates) == [
+        "ethnic_group Black: 94.0 % of records linked, 4.0 points below the best group"
+    ]
+    assert fairness_warnings(rates, limit=0.5) == [
+        "ethnic_group Black: 94.0 % of records linked, 4.0 points below the best group",
+        "imd_quintile 5: 97.0 % of records linked, 1.0 points below the best group",
+    ]
+    assert "| gap to best (points) |" in rates_markdown(rates)
