@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from linkage import backends
 from linkage.match_model import DOB, DOB_EXPLAINED, UID, blocking_keys, comparisons, prior_keys, training_keys
 
 _log = logging.getLogger(__name__)
@@ -39,13 +40,17 @@ def splink_scores(
     max_pairs: float,
     floor: float,
     m_shrinkage: float,
+    backend: str = "duckdb",
 ) -> pl.DataFrame:
-    """Scored pairs (unique_id_l, unique_id_r, match_probability, match_weight, dob_explained)."""
-    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+    """Scored pairs (unique_id_l, unique_id_r, match_probability, match_weight, dob_explained).
+
+    `backend` ('duckdb' or 'spark', `linkage.backends`) is where Splink runs; settings are identical.
+    """
+    from splink import Linker, SettingsCreator, block_on
 
     columns = set(lprep.columns) - {UID}
     with _seeded_global_random(seed):
-        db_api = DuckDBAPI(connection=con)
+        db_api = backends.db_api(backend, con)
         frames = [
             db_api.register(lprep.to_arrow(), dataset_display_name="left_records"),
             db_api.register(rprep.to_arrow(), dataset_display_name="right_records"),
@@ -68,7 +73,7 @@ def splink_scores(
             linker = _train_em(frames, linker, keys, max_pairs, _pair_count(lprep, rprep, keys))
         linker = _linker(frames, _shrunk(_model(linker), starting, m_shrinkage))
         predictions = linker.inference.predict(threshold_match_probability=floor if floor > 0 else None)
-        return _score_sql(con, predictions.physical_name, has_dob=DOB in columns)
+        return _score_sql(con, backends.local_table(predictions, con, backend), has_dob=DOB in columns)
 
 
 @contextlib.contextmanager
