@@ -14,10 +14,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from linkage import SplinkPass
 from linkage.backends import check_backend
 from linkage.matcher import match_people
-from linkage.trace import NHS_NUMBER, ROW_IDX
 from tests.fixtures.spark import spark  # noqa: F401  (the session-scoped fixture)
 
 GIVEN = ["JOHN", "MARY", "ANN", "ROBERT", "AISHA", "OLIVER", "GEETA", "SEAN", "CHLOE", "WEI", "AMIR", "ZOE"]
@@ -79,15 +77,6 @@ def test_spark_and_duckdb_give_the_same_links(spark: Any) -> None:  # noqa: F811
     assert accepted >= 0.9 * LEFT.height  # a real linkage, not two empty results agreeing
     gap = (on_spark["match_probability"] - on_duckdb["match_probability"]).abs().max()
     assert isinstance(gap, float) and gap < 1e-6
-
-
-def test_the_tracing_pass_links_the_same_records_on_spark(spark: Any) -> None:  # noqa: F811
-    master = RIGHT.rename({"pid": NHS_NUMBER})
-    unmatched = LEFT.rename({"rid": ROW_IDX})
-    on_duckdb = SplinkPass(backend="duckdb").match(unmatched, master).matches.sort(ROW_IDX)
-    on_spark = SplinkPass(backend="spark").match(unmatched, master).matches.sort(ROW_IDX)
-    assert on_spark.select(ROW_IDX, NHS_NUMBER).equals(on_duckdb.select(ROW_IDX, NHS_NUMBER))
-    assert on_duckdb.height >= 0.9 * LEFT.height
 
 
 def test_an_unknown_backend_is_refused_before_any_work() -> None:
