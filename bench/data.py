@@ -1,6 +1,7 @@
 """Benchmark sizes and the cached data and installations the benchmarks run on.
 
-A size the 999 test range cannot hold runs at the largest one it can (`fit_persons`); data is generated
+A size the synthetic test range cannot hold (about 90 million people) runs at the largest one it can
+(`fit_persons`); data is generated
 once per size and seed in a child process (outside the timing and this process's peak memory) and kept
 under `.phm/bench`, as is the installation `bench pipeline` builds and `bench model` reuses.
 """
@@ -14,31 +15,34 @@ from pathlib import Path
 from bench.report import BenchError
 from core.layout import DEFAULT_HOME
 from synthetic.config import GeneratorConfig
-from synthetic.nhs_numbers import CAPACITY
+from synthetic.nhs_numbers import CAPACITY, WIDE_CAPACITY
+
+TEST_RANGE_CAPACITY = CAPACITY + WIDE_CAPACITY  # valid NHS numbers in 900 000 0000-999 999 9999
 
 
 def fit_persons(requested: int, months: int) -> int:
-    """`requested`, or the largest synthetic ICS the 999 test range can hold if it cannot hold that.
+    """`requested`, or the largest synthetic population the test range can hold if it cannot hold that.
 
-    Every synthetic person (births included) needs a unique valid NHS number from 999 000 0000 to
-    999 999 9999, and there are only 909,091 of those; so `--persons 1000000` runs at 880,000 (for
-    24 months) and says so. The figure allows for the births of the period and their random spread.
+    Every synthetic person (births included) needs a unique valid NHS number from 900 000 0000 to
+    999 999 9999, and there are 90,909,091 of those; so any ICS (and a region of 10M) fits, and only
+    a country-sized request runs smaller, saying so. The figure allows for the births of the period
+    and their random spread.
     """
     births_per_person = GeneratorConfig().birth_rate * months / 12
 
     def fits(n: int) -> bool:
         births = n * births_per_person
-        return n + births + 6 * births**0.5 <= CAPACITY
+        return n + births + 6 * births**0.5 <= TEST_RANGE_CAPACITY
 
     if fits(requested):
         return requested
-    step = 10_000
-    best = (CAPACITY // step) * step
+    step = 1_000_000
+    best = (TEST_RANGE_CAPACITY // step) * step
     while best > step and not fits(best):
         best -= step
     print(
-        f"note: {requested:,} people cannot all have valid NHS numbers from the 999 test range "
-        f"({CAPACITY:,} exist); running the largest synthetic ICS that fits, {best:,} people over "
+        f"note: {requested:,} people cannot all have valid NHS numbers from the synthetic test range "
+        f"900 000 0000-999 999 9999 ({TEST_RANGE_CAPACITY:,} exist); running the largest synthetic ICS that fits, {best:,} people over "
         f"{months} months. Rows per second is the figure that carries over to larger populations.",
         file=sys.stderr,
     )

@@ -11,6 +11,8 @@ from typing import Any
 
 UID = "unique_id"
 DOB = "date_of_birth"
+# Custom levels are written in DuckDB SQL; Splink transpiles them to the backend's (e.g. Spark's).
+SQL_DIALECT = "duckdb"
 # Explainable DOB difference (also used for the post-prediction safety rule): same, day/month swapped,
 # or one edit / adjacent transposition on the YYYYMMDD string (a swap may straddle month and day).
 DOB_SWAP = (
@@ -50,7 +52,14 @@ def _name_comparison(col: str, other: str | None) -> Any:
     ]
     if other is not None:
         levels.append(
-            (cll.CustomLevel(f"{col}_l = {other}_r", label_for_charts="Swapped with other name"), 0.02)
+            (
+                cll.CustomLevel(
+                    f"{col}_l = {other}_r",
+                    base_dialect_str=SQL_DIALECT,
+                    label_for_charts="Swapped with other name",
+                ),
+                0.02,
+            )
         )
     levels += [(cll.JaroWinklerLevel(col, 0.7), 0.02), (cll.ElseLevel(), 0.02)]
     return _levels(col, levels)
@@ -65,10 +74,26 @@ def _dob_comparison() -> Any:
         [
             (cll.NullLevel(DOB), None),
             (cll.ExactMatchLevel(DOB), 0.92),
-            (cll.CustomLevel(DOB_SWAP, label_for_charts="Day and month swapped"), 0.02),
-            (cll.CustomLevel(DOB_EDIT, label_for_charts="One edit or transposition"), 0.04),
-            (cll.CustomLevel(DOB_TWO_EDITS, label_for_charts="Two edits"), 0.01),
-            (cll.CustomLevel(within_year, label_for_charts="Within 1 year"), 0.005),
+            (
+                cll.CustomLevel(
+                    DOB_SWAP, base_dialect_str=SQL_DIALECT, label_for_charts="Day and month swapped"
+                ),
+                0.02,
+            ),
+            (
+                cll.CustomLevel(
+                    DOB_EDIT, base_dialect_str=SQL_DIALECT, label_for_charts="One edit or transposition"
+                ),
+                0.04,
+            ),
+            (
+                cll.CustomLevel(DOB_TWO_EDITS, base_dialect_str=SQL_DIALECT, label_for_charts="Two edits"),
+                0.01,
+            ),
+            (
+                cll.CustomLevel(within_year, base_dialect_str=SQL_DIALECT, label_for_charts="Within 1 year"),
+                0.005,
+            ),
             (cll.ElseLevel(), 0.005),
         ],
     )

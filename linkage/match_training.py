@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from linkage import backends
 from linkage.match_model import (
     DOB,
     DOB_EXPLAINED,
@@ -47,11 +48,15 @@ def splink_scores(
     max_pairs: float,
     floor: float,
     m_shrinkage: float,
+    backend: str = "duckdb",
 ) -> pl.DataFrame:
-    """Scored pairs (unique_id_l, unique_id_r, match_probability, match_weight, dob_explained)."""
+    """Scored pairs (unique_id_l, unique_id_r, match_probability, match_weight, dob_explained).
+
+    `backend` ('duckdb' or 'spark', `linkage.backends`) is where Splink runs; settings are identical.
+    """
     columns = set(lprep.columns) - {UID}
     with _seeded_global_random(seed):
-        frames = _register(con, lprep, rprep)
+        frames = _register(con, lprep, rprep, backend)
         prior = None if link_rate is None else min(max(link_rate / rprep.height, 1e-12), 1.0)
         linker = _linker(frames, _settings(columns, prior if prior is not None else 1e-4), validate=True)
         if prior is None:
@@ -62,7 +67,7 @@ def splink_scores(
             linker = _train_em(frames, linker, keys, max_pairs, _pair_count(lprep, rprep, keys))
         linker = _linker(frames, _shrunk(_model(linker), starting, m_shrinkage))
         predictions = linker.inference.predict(threshold_match_probability=floor if floor > 0 else None)
-        return _score_sql(con, predictions.physical_name, has_dob=DOB in columns)
+        return _score_sql(con, backends.local_table(predictions, con, backend), has_dob=DOB in columns)
 
 
 @contextlib.contextmanager
@@ -142,11 +147,11 @@ def comparison_counts(lprep: pl.DataFrame, rprep: pl.DataFrame) -> pl.DataFrame:
         )  # fmt: skip
 
 
-def _register(con: duckdb.DuckDBPyConnection, lprep: pl.DataFrame, rprep: pl.DataFrame) -> list[Any]:
-    """The two prepared frames as Splink dataframes on `con` (the one place a db_api is made)."""
-    from splink import DuckDBAPI
-
-    db_api = DuckDBAPI(connection=con)
+def _register(
+    con: duckdb.DuckDBPyConnection, lprep: pl.DataFrame, rprep: pl.DataFrame, backend: str = "duckdb"
+) -> list[Any]:
+    """The two prepared frames as Splink dataframes on `backend` (the one place a db_api is made)."""
+    db_api = backends.db_api(backend, con)
     return [
         db_api.register(lprep.to_arrow(), dataset_display_name="left_records"),
         db_api.register(rprep.to_arrow(), dataset_display_name="right_records"),

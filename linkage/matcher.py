@@ -26,6 +26,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from linkage.backends import check_backend
 from linkage.keys import name_key, postcode_key, sex_key
 from linkage.match_model import DOB, UID
 from linkage.match_training import splink_scores
@@ -131,6 +132,7 @@ def match_people(
     blocked_pairs: pl.DataFrame | None = None,
     threads: int | None = None,
     m_shrinkage: float = 0.3,
+    backend: str = "duckdb",
 ) -> MatchResult:
     """Link each `left` record to its best candidate in `right` and say whether to accept it.
 
@@ -145,8 +147,11 @@ def match_people(
     - `blocked_pairs`: (left id, right entity) pairs a reviewer said are not a match; never returned.
     - `m_shrinkage`: share (0-1) by which EM's m estimates are pulled back toward the documented
       starting values; use more when the left side is a biased residue (e.g. what exact tracing left).
+    - `backend`: where Splink runs, 'duckdb' (this process) or 'spark' (`linkage.backends`); the
+      settings, training and decision are the same.
     Output ids keep the caller's column names (`left_id`, `right_id`, plus `right_entity` if given).
     """
+    check_backend(backend)
     if left_id == right_id or (right_entity is not None and right_entity in (left_id, right_id)):
         raise ValueError("left_id, right_id and right_entity must be distinct column names")
     entity = right_entity or right_id
@@ -195,6 +200,7 @@ def match_people(
             max_pairs=max_pairs,
             floor=floor,
             m_shrinkage=m_shrinkage,
+            backend=backend,
         )
 
     scored = (

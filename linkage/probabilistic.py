@@ -48,6 +48,7 @@ class SplinkPass:
     max_pairs: float = 1e6
     threads: int | None = None
     m_shrinkage: float = 0.5
+    backend: str = "duckdb"  # or 'spark': where Splink runs (`linkage.backends`)
     name: str = field(default=METHOD)
 
     def required_columns(self) -> frozenset[str]:
@@ -85,6 +86,7 @@ class SplinkPass:
             blocked_pairs=blocked,
             threads=self.threads,
             m_shrinkage=self.m_shrinkage,
+            backend=self.backend,
         )
         accepted = result.best.filter(pl.col("accepted")).select(
             pl.col(ROW_IDX), pl.col(NHS_NUMBER), pl.col("match_probability").alias("confidence")

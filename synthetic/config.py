@@ -40,7 +40,8 @@ class GeneratorConfig:
 
     ``persons`` is the registered population at the start of the first month; births during the
     period are added on top (``birth_rate`` per person-year). Every person gets a unique, valid NHS
-    number from the 999 test range, which holds 909,091 valid numbers: persons plus births must fit.
+    number from the synthetic test range (`synthetic.nhs_numbers`): the 999 range (909,091 valid
+    numbers) while persons plus births fit in it, the wider 900 000 0000-999 999 9999 range beyond.
     """
 
     persons: int = 20_000

@@ -123,7 +123,7 @@ def build_population(
     n0 = config.persons
     n_births = int(r_birth.poisson(n0 * config.birth_rate * cal.years))
     n = n0 + n_births
-    nhs = sample_nhs_numbers(r_nhs, n)  # raises before any work if the 999 range is too small
+    nhs = sample_nhs_numbers(r_nhs, n)  # raises before any work if the test range is too small
 
     band = r_demo.choice(len(_PYRAMID), size=n0, p=_PYRAMID / _PYRAMID.sum())
     age = (band * 5 + r_demo.random(n0) * 5).clip(0, 100.9)

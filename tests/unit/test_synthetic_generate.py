@@ -117,11 +117,6 @@ def test_clean_rows_carry_the_true_nhs_number(ics: Path) -> None:
                 assert value is None
 
 
-def test_capacity_of_the_999_range_is_enforced(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="909,091 valid NHS numbers"):
-        generate(GeneratorConfig(persons=900_000), tmp_path)
-
-
 def test_docs_extracts_md_is_up_to_date() -> None:
     assert DOC_PATH.read_text() == render_extracts_markdown(), (
         "run: python -c 'from synthetic.docs import write; write()'"
