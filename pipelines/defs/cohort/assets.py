@@ -18,6 +18,7 @@ import polars as pl
 
 from cohort import model as risk
 from cohort import settings as stored
+from cohort.aggregates import AGGREGATE_BY, people_aggregates
 from cohort.definitions import compile, load_cohorts
 from cohort.features import DEFAULT_ALLOWED_FEATURES, FEATURE_COLUMNS
 from cohort.features_sql import attach_scores, compute_features
@@ -32,7 +33,6 @@ from cohort.publish import (
 )
 from cohort.segments import assign_segments, segment_counts
 from cohort.tiers import pyramid
-from core.disclosure import protect_table
 from core.files import write_public
 from core.layout import Home
 from linkage.warehouse import open_read_only
@@ -50,7 +50,6 @@ COHORT_DIR = Path(risk.__file__).resolve().parent / "definitions"
 # A cohort definition names the governance-register purpose it serves (the shipped register, which
 # `phm release` also falls back to): a cohort for a purpose the register does not know is refused.
 PURPOSES = frozenset(p.id for p in load_register(EXAMPLE_REGISTER).purposes)
-AGGREGATE_BY = ("practice_code", "pcn_code", "place", "imd_quintile", "ethnic_group", "risk_tier")
 
 
 def _open(home: Home) -> duckdb.DuckDBPyConnection:
@@ -219,21 +218,15 @@ def aggregates(paths: PhmPaths) -> dg.MaterializeResult:
     home = paths.installation()
     frame = pl.read_parquet(stored.cohort_dir(home) / "features.parquet").filter(pl.col("alive"))
     with _open(home) as con:
-        person = con.sql("SELECT person_token, pcn_code, place FROM person").pl()
+        # practice_place: the place that contains the PCN (practice ⊂ PCN ⊂ place, cohort.aggregates)
+        person = con.sql("SELECT person_token, pcn_code, practice_place AS place FROM person").pl()
     frame = frame.join(person, on="person_token", how="left").with_columns(
         ((pl.col("imd_decile") + 1) // 2).alias("imd_quintile")
     )
     out_dir = stored.cohort_dir(home) / "aggregates"
     out_dir.mkdir(exist_ok=True)
     metadata: dict[str, Any] = {}
-    for by in AGGREGATE_BY:
-        counts = (
-            frame.group_by(by)
-            .agg(pl.len().cast(pl.Int64).alias("n"))
-            .with_columns(pl.col(by).cast(pl.String))
-        )
-        counts = counts.with_columns(pl.col(by).fill_null("unknown"))
-        safe = protect_table(counts, [by])
+    for by, safe in people_aggregates(frame).items():
         safe.write_parquet(out_dir / f"people_by_{by}.parquet")
         metadata[f"cells/{by}"] = safe.height
     return dg.MaterializeResult(metadata=metadata)
