@@ -80,6 +80,9 @@ def run(
         if install_dev_governance(h, data / "landing", KeyProvider.dev(h.keys), h.keys) is not None:
             console.print(f"Installed the example governance, signed by a dev approver ({h.governance})")
     run_pipeline(data=data, home=home, console=console)
+    from phm.disclosure_summary import print_disclosure_risk
+
+    print_disclosure_risk(home, console)
 
 
 def _embedded_dev(data: Path, home: Path) -> bool:
