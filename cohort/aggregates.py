@@ -17,9 +17,10 @@ from typing import Final
 
 import polars as pl
 
+from cohort.tiers import pyramid
 from core.disclosure import protect_hierarchy, protect_table
 
-__all__ = ["AGGREGATE_BY", "HIERARCHY", "UNKNOWN", "people_aggregates"]
+__all__ = ["AGGREGATE_BY", "HIERARCHY", "UNKNOWN", "people_aggregates", "pyramid_table"]
 
 #: Outermost first: practice ⊂ PCN ⊂ place (⊂ the ICS total).
 HIERARCHY: Final = ("place", "pcn_code", "practice_code")
@@ -60,3 +61,27 @@ def people_aggregates(people: pl.DataFrame) -> dict[str, pl.DataFrame]:
         )
         out[by] = protect_table(counts, [by])
     return {by: out[by] for by in AGGREGATE_BY}
+
+
+def pyramid_table(tiered: pl.DataFrame) -> pl.DataFrame:
+    """The Kaiser pyramid as published (Dagster metadata, the model card): people per tier and in
+    total under `protect_table`, the share of the published counts, and a tier's score range only
+    where its count is shown (a tier of one person would show that person's score)."""
+    stats = pyramid(tiered)
+    safe = protect_table(stats.select("risk_tier", pl.col("people").cast(pl.Int64)), ["risk_tier"], "people")
+    total = safe.filter(pl.col("total"))["people"].item()
+    shown = pl.col("people").is_not_null()
+    return (
+        safe.join(
+            stats.select("risk_tier", "min_score", "max_score"),
+            on="risk_tier",
+            how="left",
+            maintain_order="left",
+        )
+        .with_columns(
+            (pl.col("people") / total if total else pl.lit(None, pl.Float64)).alias("share"),
+            pl.when(shown).then(pl.col("min_score")).alias("min_score"),
+            pl.when(shown).then(pl.col("max_score")).alias("max_score"),
+        )
+        .select("risk_tier", "people", "people_display", "share", "min_score", "max_score", "total")
+    )

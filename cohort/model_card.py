@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from cohort.aggregates import pyramid_table
 from cohort.model import OUTCOME, RiskModel, RunResult
-from cohort.segments import segment_counts
-from cohort.tiers import pyramid
+from cohort.segments import segment_table
 from core.disclosure import round_and_suppress
 from core.tables import markdown_table
 
@@ -112,25 +112,25 @@ def render_markdown(result: RunResult, *, created_at: str | None = None) -> str:
             ["tier", "people", "share", "min score", "max score"],
             [
                 [
-                    r["risk_tier"],
-                    _published(r["people"]),
+                    r["risk_tier"] or "total",
+                    r["people_display"],
                     _fmt(r["share"]),
                     _fmt(r["min_score"]),
                     _fmt(r["max_score"]),
                 ]
-                for r in pyramid(result.scores).iter_rows(named=True)
+                for r in pyramid_table(result.scores).iter_rows(named=True)
             ],
         ),  # fmt: skip
         "",
     ]
     if "segment" in result.features.columns and result.features["segment"].is_not_null().any():
-        seg = segment_counts(result.features.filter(pl.col("segment").is_not_null()))
+        seg = segment_table(result.features.filter(pl.col("segment").is_not_null()))
         lines += [
             "## Bridges to Health segments",
             "",
             markdown_table(
                 ["segment", "people"],
-                [[r["segment"], _published(r["people"])] for r in seg.iter_rows(named=True)],
+                [[r["segment"] or "total", r["people_display"]] for r in seg.iter_rows(named=True)],
             ),
             "",
         ]
@@ -149,6 +149,7 @@ def render_markdown(result: RunResult, *, created_at: str | None = None) -> str:
 
 def calibration_svg(calibration: pl.DataFrame, size: int = 320) -> str:
     """A small calibration plot (observed vs mean predicted by decile) as inline SVG."""
+    calibration = calibration.filter(pl.col("observed").is_not_null())  # suppressed counts: no point
     top = (
         max(
             float(np.nanmax(calibration["mean_predicted"].to_numpy())),

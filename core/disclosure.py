@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from itertools import combinations
+from typing import TypeVar
 
 import polars as pl
 
@@ -37,6 +38,7 @@ SUPPRESS_MAX = 7
 ROUND_TO = 5
 SUPPRESSED = "*"
 
+_V = TypeVar("_V")
 _PRIMARY = "primary"
 _SECONDARY = "secondary"
 
@@ -73,6 +75,21 @@ def safe_count_text(n: int) -> str:
     """`safe_count` as display text: "*" when suppressed, else the rounded number."""
     value = safe_count(n)
     return SUPPRESSED if value is None else str(value)
+
+
+def metadata_count(n: int) -> int | str:
+    """`safe_count` for Dagster metadata and other key-value outputs: the rounded number, or "*"."""
+    value = safe_count(n)
+    return SUPPRESSED if value is None else value
+
+
+def safe_counts(counts: Mapping[str, _V]) -> dict[str, _V | int | str]:
+    """`metadata_count` applied to every int value of a metadata mapping (other values pass through;
+    a negative int is a code, e.g. -1 for "skipped", and is kept)."""
+    return {
+        k: metadata_count(v) if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else v
+        for k, v in counts.items()
+    }
 
 
 def round_and_suppress(counts: pl.DataFrame, count_col: str = "n") -> pl.DataFrame:

@@ -18,7 +18,7 @@ import polars as pl
 
 from cohort import model as risk
 from cohort import settings as stored
-from cohort.aggregates import AGGREGATE_BY, people_aggregates
+from cohort.aggregates import AGGREGATE_BY, people_aggregates, pyramid_table
 from cohort.definitions import compile, load_cohorts
 from cohort.features import DEFAULT_ALLOWED_FEATURES, FEATURE_COLUMNS
 from cohort.features_sql import attach_scores, compute_features
@@ -31,8 +31,8 @@ from cohort.publish import (
     cohort_tables,
     publish_tables,
 )
-from cohort.segments import assign_segments, segment_counts
-from cohort.tiers import pyramid
+from cohort.segments import assign_segments, segment_table
+from core.disclosure import safe_counts
 from core.files import write_public
 from core.layout import Home
 from linkage.warehouse import open_read_only
@@ -85,8 +85,8 @@ def training_features(config: CohortConfig, paths: PhmPaths) -> dg.MaterializeRe
     stored.write_score_date(home, t)
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": frame.height,
-            "outcome_rate": float(frame["y"].cast(pl.Float64).to_numpy().mean()),
+            **safe_counts({"dagster/row_count": frame.height}),
+            "outcome_rate": round(float(frame["y"].cast(pl.Float64).to_numpy().mean()), 2),
         }
     )
 
@@ -100,7 +100,9 @@ def features(paths: PhmPaths) -> dg.MaterializeResult:
     with _open(home) as con:
         frame = compute_features(con, t)
     frame.write_parquet(stored.cohort_dir(home) / "features_unscored.parquet")
-    return dg.MaterializeResult(metadata={"dagster/row_count": frame.height, "as_of": t.isoformat()})
+    return dg.MaterializeResult(
+        metadata={**safe_counts({"dagster/row_count": frame.height}), "as_of": t.isoformat()}
+    )
 
 
 @dg.asset(key=["cohort", "risk_model"], deps=[["cohort", "training_features"]], group_name=GROUP,
@@ -143,9 +145,9 @@ def scores(paths: PhmPaths) -> dg.MaterializeResult:
     table.write_parquet(stored.cohort_dir(home) / "scores.parquet")
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": table.height,
+            **safe_counts({"dagster/row_count": table.height}),
             "model_version": model.version,
-            "risk_pyramid": markdown_table(pyramid(table)),
+            "risk_pyramid": markdown_table(pyramid_table(table).drop("people", "total")),
         }
     )
 
@@ -161,9 +163,12 @@ def segments(paths: PhmPaths) -> dg.MaterializeResult:
     )
     final = attach_scores(unscored, scored)
     final.write_parquet(stored.cohort_dir(home) / "features.parquet")
-    counts = segment_counts(final.filter(pl.col("segment").is_not_null()))
+    counts = segment_table(final.filter(pl.col("segment").is_not_null()))
     return dg.MaterializeResult(
-        metadata={"dagster/row_count": final.height, "segments": markdown_table(counts)}
+        metadata={
+            **safe_counts({"dagster/row_count": final.height}),
+            "segments": markdown_table(counts.select("segment", "people_display")),
+        }
     )
 
 
@@ -208,7 +213,7 @@ def cohorts(paths: PhmPaths) -> dg.MaterializeResult:
             members = con.sql(query, params=params).pl()
             members.write_parquet(out_dir / f"{definition.id}.parquet")
             sizes[definition.id] = members.height
-    return dg.MaterializeResult(metadata={f"size/{k}": v for k, v in sizes.items()})
+    return dg.MaterializeResult(metadata=safe_counts({f"size/{k}": v for k, v in sizes.items()}))
 
 
 @dg.asset(key=["cohort", "aggregates"], deps=[["cohort", "segments"]], group_name=GROUP, kinds={"parquet"},
@@ -304,12 +309,12 @@ def published(paths: PhmPaths) -> Iterator[dg.MaterializeResult]:
         metadata={
             "warehouse": dg.MetadataValue.path(str(home.warehouse)),
             "cohorts": len(lists),
-            **{f"rows/{name}": frame.height for name, frame in tables.items()},
+            **safe_counts({f"rows/{name}": frame.height for name, frame in tables.items()}),
         },
     )
     for name, frame in tables.items():
         yield dg.MaterializeResult(
-            asset_key=warehouse_key(name), metadata={"dagster/row_count": frame.height}
+            asset_key=warehouse_key(name), metadata=safe_counts({"dagster/row_count": frame.height})
         )
 
 

@@ -16,6 +16,7 @@ import dagster as dg
 
 import load
 from connectors.spec import EXTRACTS
+from core.disclosure import metadata_count
 from linkage.warehouse.schema import ACTIVITY_KEYS, REFERENCE_TABLES, TABLES, table_columns
 from pipelines.catalog import column_schema, owned
 from pipelines.keys import pseudonymised_key, warehouse_key
@@ -85,7 +86,7 @@ def warehouse(paths: PhmPaths) -> Iterator[dg.MaterializeResult]:
         yield dg.MaterializeResult(
             asset_key=warehouse_key(table),
             metadata={
-                "dagster/row_count": stats.rows.get(table, 0),
+                "dagster/row_count": metadata_count(stats.rows.get(table, 0)),
                 "load_id": load_id,
                 "path": dg.MetadataValue.path(str(home.warehouse)),
             },
