@@ -57,10 +57,10 @@ def test_differencing_the_published_practice_pcn_and_place_tables_recovers_nothi
     suppressed = sum(t["suppression"].is_not_null().sum() for t in tables.values())
     # which practice sits in which PCN and place is public (ODS); the published tables name them
     paths = warehouse.sql(
-        "SELECT DISTINCT coalesce(CASE WHEN pcn_code IS NULL OR practice_code IS NULL THEN NULL ELSE practice_place END,"
-        " 'unknown') AS place, coalesce(CASE WHEN practice_code IS NULL THEN NULL ELSE pcn_code END, 'unknown')"
-        " AS pcn_code, coalesce(practice_code, 'unknown') AS practice_code FROM person"
-        " JOIN features USING (person_token) WHERE features.alive"
+        "SELECT DISTINCT coalesce(CASE WHEN p.pcn_code IS NULL OR p.practice_code IS NULL THEN NULL"
+        " ELSE p.practice_place END, 'unknown') AS place, coalesce(CASE WHEN p.practice_code IS NULL THEN NULL"
+        " ELSE p.pcn_code END, 'unknown') AS pcn_code, coalesce(p.practice_code, 'unknown') AS practice_code"
+        " FROM person AS p JOIN features AS f USING (person_token) WHERE f.alive"
     ).pl()
     ranges = attack(tables, paths, list(HIERARCHY))
     assert len(ranges) == suppressed
