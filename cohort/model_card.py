@@ -12,9 +12,9 @@ from typing import Any
 
 import polars as pl
 
+from cohort.aggregates import pyramid_table
 from cohort.model import OUTCOME, RiskModel, RunResult
-from cohort.segments import segment_counts
-from cohort.tiers import pyramid
+from cohort.segments import segment_table
 from core.disclosure import round_and_suppress
 from core.files import write_public
 from core.tables import markdown_table
@@ -120,25 +120,25 @@ def render_markdown(result: RunResult, *, created_at: str | None = None) -> str:
             ["tier", "people", "share", "min score", "max score"],
             [
                 [
-                    r["risk_tier"],
-                    _published(r["people"]),
+                    r["risk_tier"] or "total",
+                    r["people_display"],
                     _fmt(r["share"]),
                     _fmt(r["min_score"]),
                     _fmt(r["max_score"]),
                 ]
-                for r in pyramid(result.scores).iter_rows(named=True)
+                for r in pyramid_table(result.scores).iter_rows(named=True)
             ],
         ),  # fmt: skip
         "",
     ]
     if "segment" in result.features.columns and result.features["segment"].is_not_null().any():
-        seg = segment_counts(result.features.filter(pl.col("segment").is_not_null()))
+        seg = segment_table(result.features.filter(pl.col("segment").is_not_null()))
         lines += [
             "## Bridges to Health segments",
             "",
             markdown_table(
                 ["segment", "people"],
-                [[r["segment"], _published(r["people"])] for r in seg.iter_rows(named=True)],
+                [[r["segment"] or "total", r["people_display"]] for r in seg.iter_rows(named=True)],
             ),
             "",
         ]
@@ -157,6 +157,7 @@ def render_markdown(result: RunResult, *, created_at: str | None = None) -> str:
 
 def calibration_figure(calibration: pl.DataFrame) -> charts.Figure:
     """Observed rate against mean predicted risk by decile, beside the line of perfect calibration."""
+    calibration = calibration.filter(pl.col("observed").is_not_null())  # suppressed counts: no point
     predicted = [float(v) for v in calibration["mean_predicted"].to_list()]
     observed = [float(v) for v in calibration["observed"].to_list()]
     top = max([*predicted, *observed, 1e-6]) * 1.05

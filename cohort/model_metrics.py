@@ -13,6 +13,8 @@ import polars as pl
 from scipy.special import expit
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
+from core.disclosure import round_and_suppress
+
 MIN_EVENTS_FOR_METRICS = 10  # subgroups with fewer events (or non-events) get no metrics
 # Said in the metrics (and so the model card and metadata) when the recalibration fit has no solution.
 CALIBRATION_NOT_COMPUTABLE = "not computable (singular or non-finite recalibration fit)"
@@ -111,18 +113,30 @@ def subgroup_metrics(frame: pl.DataFrame, score_col: str = "p", outcome_col: str
 
 
 def calibration_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pl.DataFrame:
-    """Observed rate against mean predicted risk by decile of predicted risk (the calibration plot)."""
+    """Observed rate against mean predicted risk by decile of predicted risk (the calibration plot).
+
+    The table travels (Dagster metadata, the model card), so its counts are published ones
+    (`core.disclosure.round_and_suppress`): `n` and `events` rounded to 5, null when 1-7, and
+    `observed` is events / n *of the published counts* (null when either is suppressed), so the rate
+    cannot give back an exact event count. Discrimination and calibration metrics use the raw values.
+    """
     frame = pl.DataFrame({"y": y.astype(np.float64), "p": p.astype(np.float64)})
     frame = frame.with_columns(
         ((pl.col("p").rank(method="ordinal") - 1) * bins // frame.height).cast(pl.Int32).alias("bin")
     )
-    return (
+    raw = (
         frame.group_by("bin")
         .agg(
-            pl.len().alias("n"),
+            pl.len().cast(pl.Int64).alias("n"),
+            pl.col("y").sum().cast(pl.Int64).alias("events"),
             pl.col("p").mean().alias("mean_predicted"),
-            pl.col("y").mean().alias("observed"),
         )
         .sort("bin")
         .with_columns((pl.col("bin") + 1).alias("bin"))
     )
+    n = round_and_suppress(raw.select("n"), "n")["n"]
+    events = round_and_suppress(raw.select(pl.col("events").alias("n")), "n")["n"]
+    published = raw.with_columns(n.alias("n"), events.alias("events"))
+    return published.with_columns(
+        pl.when(pl.col("n") > 0).then(pl.col("events") / pl.col("n")).otherwise(None).alias("observed")
+    ).select("bin", "n", "events", "mean_predicted", "observed")

@@ -21,6 +21,8 @@ from typing import Any
 
 import polars as pl
 
+from core.disclosure import protect_table
+
 SHORT_DECLINE = "short decline before dying"
 LIMITED_RESERVE = "limited reserve"
 FRAILTY = "frailty"
@@ -106,3 +108,10 @@ def segment_counts(segmented: pl.DataFrame) -> pl.DataFrame:
         .sort("order")
         .drop("order")
     )
+
+
+def segment_table(segmented: pl.DataFrame) -> pl.DataFrame:
+    """People per segment as published (Dagster metadata, the model card): `segment_counts` through
+    `core.disclosure.protect_table` with its total (1-7 suppressed, rounded to 5, secondary
+    suppression so the total minus the other segments gives no suppressed one back)."""
+    return protect_table(segment_counts(segmented), ["segment"], count_col="people")

@@ -17,12 +17,19 @@ The rules, in one place (NHS England HES/ECDS guidance and OpenSAFELY practice):
 
 The line rule is the standard heuristic; it makes every line hold zero or at least two suppressed cells.
 Rounding to 5 adds further protection on top.
+
+**Related tables** (people by practice, by PCN, by place, and the ICS total) are one table for this rule:
+`protect_hierarchy` treats each parent with its children as a line (practice ⊂ PCN ⊂ place ⊂ total), so
+a parent minus its visible children, children summed against a parent, or the total minus the parts
+always leaves at least two suppressed cells. **A count published alone** (a cohort size in Dagster
+metadata, one figure in a report) goes through `safe_count`: the same 1-7 / round-to-5 rule.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import combinations
+from typing import TypeVar
 
 import polars as pl
 
@@ -31,6 +38,7 @@ SUPPRESS_MAX = 7
 ROUND_TO = 5
 SUPPRESSED = "*"
 
+_V = TypeVar("_V")
 _PRIMARY = "primary"
 _SECONDARY = "secondary"
 
@@ -54,6 +62,34 @@ def _publish(frame: pl.DataFrame, count_col: str) -> pl.DataFrame:
         .otherwise(pl.col(count_col).cast(pl.String))
         .alias(f"{count_col}_display")
     )
+
+
+def safe_count(n: int) -> int | None:
+    """One count published on its own: None when 1-7 (suppressed), else rounded to 5 (0 stays 0)."""
+    if n < 0:
+        raise ValueError("a count cannot be negative")
+    return None if SUPPRESS_MIN <= n <= SUPPRESS_MAX else ((n + ROUND_TO // 2) // ROUND_TO) * ROUND_TO
+
+
+def safe_count_text(n: int) -> str:
+    """`safe_count` as display text: "*" when suppressed, else the rounded number."""
+    value = safe_count(n)
+    return SUPPRESSED if value is None else str(value)
+
+
+def metadata_count(n: int) -> int | str:
+    """`safe_count` for Dagster metadata and other key-value outputs: the rounded number, or "*"."""
+    value = safe_count(n)
+    return SUPPRESSED if value is None else value
+
+
+def safe_counts(counts: Mapping[str, _V]) -> dict[str, _V | int | str]:
+    """`metadata_count` applied to every int value of a metadata mapping (other values pass through;
+    a negative int is a code, e.g. -1 for "skipped", and is kept)."""
+    return {
+        k: metadata_count(v) if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else v
+        for k, v in counts.items()
+    }
 
 
 def round_and_suppress(counts: pl.DataFrame, count_col: str = "n") -> pl.DataFrame:
@@ -176,3 +212,81 @@ def _secondary(cells: pl.DataFrame, group_cols: list[str], count_col: str, total
                     .alias("suppression")
                 ).drop("_pick")
     return cells.sort("_cell")
+
+
+def protect_hierarchy(
+    frame: pl.DataFrame, levels: Sequence[str], count_col: str = "n"
+) -> dict[str, pl.DataFrame]:
+    """Protect nested one-way tables together (e.g. `levels` = place, pcn_code, practice_code: outermost
+    first) so that no suppressed cell follows from another table of the set by differencing.
+
+    `frame` holds one row per leaf path (every level's value, not null) with its unrounded count; every
+    value of a level must sit under one value of the level above (ValueError otherwise: differencing
+    rules assume a true hierarchy). Each node (a value at a level, plus the overall total) is one cell;
+    each parent with its children is a line; a line with exactly one suppressed cell gets one more (the
+    smallest non-zero child not yet suppressed, else a zero child, else the parent), until stable.
+
+    Returns level -> a table shaped as `protect_table`'s one-way output (the level column, `count_col`,
+    `suppression`, `total`, `<count_col>_display`): that level's cells in first-seen order, then the
+    overall total row (null level value), which is the same cell in every table.
+    """
+    levels = list(levels)
+    if not levels:
+        raise ValueError("protect_hierarchy needs at least one level")
+    _check_counts(frame, count_col, levels)
+    counts: dict[tuple[int, str | None], int] = {(-1, None): 0}
+    parent: dict[tuple[int, str | None], tuple[int, str | None]] = {}
+    children: dict[tuple[int, str | None], list[tuple[int, str | None]]] = {(-1, None): []}
+    for row in frame.select(*levels, count_col).iter_rows():
+        up: tuple[int, str | None] = (-1, None)
+        counts[up] += int(row[-1])
+        for depth, value in enumerate(row[:-1]):
+            node = (depth, str(value))
+            if node not in counts:
+                counts[node], parent[node], children[node] = 0, up, []
+                children[up].append(node)
+            elif parent[node] != up:
+                raise ValueError(
+                    f"{levels[depth]} {value!r} sits under more than one {_above(levels, depth)}"
+                )
+            counts[node] += int(row[-1])
+            up = node
+    suppressed = {node: _PRIMARY for node, n in counts.items() if SUPPRESS_MIN <= n <= SUPPRESS_MAX}
+    changed = True
+    while changed:
+        changed = False
+        for top, kids in children.items():
+            if not kids or sum(node in suppressed for node in (top, *kids)) != 1:
+                continue
+            free = [k for k in kids if k not in suppressed]
+            # smallest non-zero child first (zeros protect nothing), then a zero child, then the parent
+            free.sort(key=lambda k: (counts[k] == 0, counts[k]))
+            suppressed[free[0] if free else top] = _SECONDARY
+            changed = True
+    return {
+        level: _level_table(level, depth, counts, suppressed, count_col) for depth, level in enumerate(levels)
+    }
+
+
+def _above(levels: list[str], depth: int) -> str:
+    return levels[depth - 1] if depth else "total"
+
+
+def _level_table(
+    level: str,
+    depth: int,
+    counts: Mapping[tuple[int, str | None], int],
+    suppressed: Mapping[tuple[int, str | None], str],
+    count_col: str,
+) -> pl.DataFrame:
+    nodes = [node for node in counts if node[0] == depth] + [(-1, None)]
+    cells = pl.DataFrame(
+        {
+            level: [value for _, value in nodes],
+            count_col: [counts[node] for node in nodes],
+            "suppression": [suppressed.get(node) for node in nodes],
+            "total": [node[0] == -1 for node in nodes],
+        },
+        schema={level: pl.String, count_col: pl.Int64, "suppression": pl.String, "total": pl.Boolean},
+    )
+    return _publish(cells, count_col).select(level, count_col, "suppression", "total", f"{count_col}_display")

@@ -96,6 +96,9 @@ def run(
     run_and_account(
         data=data, home=home, console=console, months=months, skip=skip or [], skip_unloaded=skip_unloaded
     )
+    from phm.disclosure_summary import print_disclosure_risk
+
+    print_disclosure_risk(home, console)
 
 
 def _embedded_dev(data: Path, home: Path) -> bool:

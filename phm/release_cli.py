@@ -213,8 +213,12 @@ def register_commands(app: typer.Typer) -> None:
             Path | None, typer.Option("--out", help="Output CSV (default HOME/extracts/...).")
         ] = None,
         keys: KeysOpt = None,
+        min_k: Annotated[
+            int, typer.Option("--min-k", min=5, help="Smallest class every row must share (k-anonymity).")
+        ] = 5,
     ) -> None:
-        """Pseudonymised extract with tokens for one recipient only, plus protected aggregates (audited)."""
+        """Pseudonymised extract with tokens for one recipient only, generalised to k-anonymity, plus
+        protected aggregates (audited)."""
         from pseudonymisation.keys import KeyProviderError
         from pseudonymisation.release import AuditError
         from pseudonymisation.release.extract import ExtractError, extract
@@ -222,12 +226,14 @@ def register_commands(app: typer.Typer) -> None:
         h = Home(home.resolve())
         try:
             outcome = extract(home=h, landing=data / "landing", purpose=purpose, user=user, domain=domain,
-                              cohort=cohort, keys=provider(h, keys), now=datetime.now(UTC), out=out)  # fmt: skip
+                              cohort=cohort, keys=provider(h, keys), now=datetime.now(UTC), out=out,
+                              min_k=min_k)  # fmt: skip
         except (ExtractError, KeyProviderError, AuditError) as exc:
             raise Refused(f"extract refused: {exc}") from None
         typer.echo(
             f"wrote {outcome.rows} rows to {outcome.path} and aggregates to {outcome.aggregates_path} "
-            f"({outcome.removed_opt_out} removed by opt-outs; audit seq {outcome.audit_seq})"
+            f"({outcome.removed_opt_out} removed by opt-outs; k = {outcome.k} at level {outcome.level}; "
+            f"audit seq {outcome.audit_seq})"
         )
 
     @app.command("transparency")

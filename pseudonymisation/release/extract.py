@@ -1,13 +1,21 @@
 """Pseudonymised extracts for an outside recipient, with tokens that belong to that recipient only.
 
-Why derive from the warehouse token, not the NHS number: the domain token is
-``E{v}-`` + first 128 bits of HMAC-SHA256(domain key, warehouse token), where the domain key is
-HKDF-SHA256(token master key, info ``phm-extract|{domain}|v{v}``). The warehouse token is already a keyed
-function of the NHS number, so the domain token is too, but making it needs **only the token key**:
-the vault key (the way back to NHS numbers) is never read to build an extract. Two domains get
-independent keys, so their tokens share nothing and cannot be joined with each other or with the
-warehouse; only the master token key holder can link them. Rotating the token key changes every
-domain token (new extracts cannot be joined to old ones).
+Why derive from the warehouse token, not the NHS number: the recipient token is
+``E{v}-`` + first 128 bits of HMAC-SHA256(recipient key, warehouse token), where the recipient key is
+HKDF-SHA256(token master key, info ``phm-extract|{purpose}|{domain}|v{v}``). The warehouse token is already
+a keyed function of the NHS number, so the recipient token is too, but making it needs **only the token
+key**: the vault key (the way back to NHS numbers) is never read to build an extract. Each recipient
+domain and purpose gets an independent key, so their tokens share nothing and cannot be joined with each
+other or with the warehouse; only the master token key holder can link them. Rotating the token key
+changes every recipient token (new extracts cannot be joined to old ones).
+
+k-anonymity: tokens alone do not stop a join on the other columns (two recipients' extracts of one
+cohort joined on age band, sex, IMD and a 4-d.p. risk score matched 52 of 52 rows). So the rows are
+generalised (`generalise`: one coding for the whole file, from 10-year age bands down to the token
+alone) until every combination of the non-token columns is shared by at least ``min_k`` rows (default
+5, never less); risk scores leave only as bands. An extract that cannot reach ``min_k`` (a cohort
+smaller than it, after opt-outs) is refused (``k_anonymity_unreachable``) and audited like any refusal.
+Rows are in recipient-token order, which says nothing about the warehouse's order.
 
 Opt-outs: an extract for an outside recipient is a use beyond individual care, so the National Data
 Opt-out and Type 1 opt-outs both apply. They are re-checked now against the registers in landing,
@@ -20,7 +28,7 @@ log (event ``extract``) with the user, the OS account, the bundle's hash, the ro
 SHA-256 of the extract file; a broken audit log refuses the extract.
 
 Output (files 0600 in a 0700 folder), default ``HOME/extracts/<domain>/<domain>_<cohort>_<stamp>.csv``:
-one row per person (domain token and the generalised columns in ``EXTRACT_COLUMNS``), plus
+one row per person (recipient token and the generalised ``QUASI_IDENTIFIERS``), plus
 ``...aggregates.csv``: people by age band and risk tier under disclosure control
 (``core.disclosure.protect_table``: 1-7 suppressed, rounded to 5, secondary suppression).
 """
@@ -47,23 +55,25 @@ from core.layout import Home
 from ..keys import KeyProvider
 from ..tokens import _DOMAIN_RE, Tokeniser, _derive, _map_distinct  # one keyed-hash scheme
 from .audit import AuditLog, Subject, recorded_id
+from .generalise import DEFAULT_K, QUASI_IDENTIFIERS, generalise, smallest_class
 from .members import COHORT_TABLE, PERSON_TABLE, RISK_TABLE, Denied, open_warehouse
 from .release import DENIAL_REASONS, check_purpose, check_user, governance_in_force
 
 __all__ = ["EXTRACT_COLUMNS", "ExtractError", "ExtractOutcome", "domain_tokens", "extract"]
 
+_UNREACHABLE: Final = "k_anonymity_unreachable"
+
 _COHORT_RE = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
 _ID_RE = re.compile(r"^[a-z0-9]+(?:[-_.][a-z0-9]+)*$")
 
-#: (table, column, output name): what an extract row may hold besides the domain token. No practice,
-#: no LSOA, no birth month: the age band is computed from the birth year-month and then dropped.
+#: (table, column, name): what an extract is built from besides the token, before `generalise` codes
+#: it. No practice, no LSOA, no birth month: the age band is computed from the birth year and dropped.
 EXTRACT_COLUMNS: Final[tuple[tuple[str, str, str], ...]] = (
     (PERSON_TABLE, "sex", "sex"),
     (PERSON_TABLE, "imd_decile", "imd_decile"),
     (RISK_TABLE, "risk_tier", "risk_tier"),
     (RISK_TABLE, "risk_score", "risk_score"),
 )
-_AGE_BAND_YEARS: Final = 10
 
 
 class ExtractError(Refused):
@@ -81,15 +91,20 @@ class ExtractOutcome:
     rows: int
     removed_opt_out: int
     audit_seq: int = 0
+    k: int = 0  # the smallest class of the written extract (at least the min_k asked for)
+    level: str = ""  # the generalisation level used (`generalise.LADDER`)
 
 
-def domain_tokens(warehouse_tokens: pl.Series, keys: KeyProvider, domain: str) -> pl.Series:
-    """``E{v}-{hex}`` tokens for one recipient domain from warehouse tokens (token key only): the same
-    HKDF + truncated HMAC-SHA256 as person tokens, under the key labelled ``phm-extract|{domain}|v{v}``."""
+def domain_tokens(warehouse_tokens: pl.Series, keys: KeyProvider, domain: str, purpose: str) -> pl.Series:
+    """``E{v}-{hex}`` tokens for one recipient domain and purpose from warehouse tokens (token key only):
+    the same HKDF + truncated HMAC-SHA256 as person tokens, under the key labelled
+    ``phm-extract|{purpose}|{domain}|v{v}``."""
     if not _DOMAIN_RE.fullmatch(domain):
         raise ExtractError("domain must match [a-z][a-z0-9_-]{0,63}")
+    if not _ID_RE.fullmatch(purpose):
+        raise ExtractError("purpose must be a purpose id like 'research-extract'")
     key = keys.token_key()
-    secret = _derive(key.material, "extract", domain, key.version)
+    secret = _derive(key.material, f"extract|{purpose}", domain, key.version)
     return _map_distinct(warehouse_tokens, secret, f"E{key.version}-").rename("domain_token")
 
 
@@ -133,19 +148,6 @@ def _cohort_frame(con: duckdb.DuckDBPyConnection, cohort: str) -> pl.DataFrame:
     return frame
 
 
-def _age_band(frame: pl.DataFrame, now: datetime) -> pl.DataFrame:
-    if "birth_year_month" not in frame.columns:
-        return frame.with_columns(pl.lit("unknown").alias("age_band"))
-    year = pl.col("birth_year_month").str.slice(0, 4).cast(pl.Int32, strict=False)
-    lower = ((now.year - year) // _AGE_BAND_YEARS) * _AGE_BAND_YEARS
-    band = (
-        pl.when(lower >= 90)
-        .then(pl.lit("90+"))
-        .otherwise(lower.cast(pl.String) + pl.lit("-") + (lower + _AGE_BAND_YEARS - 1).cast(pl.String))
-    )
-    return frame.with_columns(band.fill_null("unknown").alias("age_band")).drop("birth_year_month")
-
-
 def extract(
     *,
     home: Home,
@@ -157,9 +159,13 @@ def extract(
     keys: KeyProvider,
     now: datetime,
     out: Path | None = None,
+    min_k: int = DEFAULT_K,
 ) -> ExtractOutcome:
-    """Write a domain-tokenised, opt-out-checked extract of ``cohort`` and its protected aggregates,
-    if the installed governance permits it; audited either way (``ExtractError`` when refused)."""
+    """Write a recipient-tokenised, opt-out-checked, k-anonymous (``min_k``) extract of ``cohort`` and
+    its protected aggregates, if the installed governance permits it; audited either way
+    (``ExtractError`` when refused)."""
+    if min_k < DEFAULT_K:
+        raise ValueError(f"min_k must be at least {DEFAULT_K}")
     log = AuditLog.for_home(home, keys)
     log.head()  # a broken audit log refuses the extract before anything is read
     audit: Subject = {
@@ -177,7 +183,7 @@ def extract(
         if not approved.permits_domain(domain):
             raise Denied("domain_not_permitted")
         check_user(governance, user, approved, today)
-        outcome = _write_extract(home, landing, domain, cohort, keys, now, out)
+        outcome = _write_extract(home, landing, (domain, purpose, cohort), keys, now, out, min_k)
     except Denied as denied:
         log.append(event="extract", outcome="denied", reason=denied.reason, register_sha256=register_sha, time=now, **audit)  # fmt: skip
         raise ExtractError(f"{DENIAL_REASONS[denied.reason]} ({denied.reason})", denied.reason) from None
@@ -187,13 +193,21 @@ def extract(
     digest = hashlib.sha256(outcome.path.read_bytes()).hexdigest()
     entry = log.append(event="extract", outcome="granted", count_released=outcome.rows, output_sha256=digest, register_sha256=register_sha, time=now, **audit)  # fmt: skip
     return ExtractOutcome(
-        outcome.path, outcome.aggregates_path, outcome.rows, outcome.removed_opt_out, entry.seq
-    )
+        outcome.path, outcome.aggregates_path, outcome.rows, outcome.removed_opt_out, entry.seq,
+        outcome.k, outcome.level,
+    )  # fmt: skip
 
 
 def _write_extract(
-    home: Home, landing: Path, domain: str, cohort: str, keys: KeyProvider, now: datetime, out: Path | None
+    home: Home,
+    landing: Path,
+    request: tuple[str, str, str],
+    keys: KeyProvider,
+    now: datetime,
+    out: Path | None,
+    min_k: int,
 ) -> ExtractOutcome:
+    domain, purpose, cohort = request
     if not _DOMAIN_RE.fullmatch(domain):
         raise ExtractError("domain must match [a-z][a-z0-9_-]{0,63}", "bad_request")
     if not _COHORT_RE.fullmatch(cohort):
@@ -214,12 +228,17 @@ def _write_extract(
     opted_tokens = Tokeniser(keys.token_key()).tokenise(numbers)
     kept = frame.filter(~pl.col("person_token").is_in(opted_tokens.implode()))
     removed = frame.height - kept.height
-    kept = _age_band(kept, now)
-    kept = kept.with_columns(domain_tokens(kept["person_token"], keys, domain)).drop("person_token")
-    kept = kept.select(
-        "domain_token", "age_band", *[c for c in kept.columns if c not in ("domain_token", "age_band")]
+    generalised = generalise(kept, k=min_k, now=now)
+    if generalised is None:
+        raise ExtractError(
+            f"no generalisation gives every row k >= {min_k} ({kept.height} people after opt-outs)",
+            _UNREACHABLE,
+        )
+    coded, level = generalised
+    kept = coded.with_columns(domain_tokens(coded["person_token"], keys, domain, purpose)).drop(
+        "person_token"
     )
-    kept = kept.sort("domain_token")
+    kept = kept.select("domain_token", *QUASI_IDENTIFIERS).sort("domain_token")
 
     stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     if out is None:
@@ -230,11 +249,11 @@ def _write_extract(
         raise ExtractError(f"no folder {out.parent} to write the extract into", "bad_request")
     aggregates_path = path.with_name(path.stem + ".aggregates.csv")
     try:
-        write_private(path, kept.write_csv(float_precision=4).encode("utf-8"))
+        write_private(path, kept.write_csv().encode("utf-8"))
     except FileExistsError:
         raise ExtractError(f"{path} already exists", "output_exists") from None
-    group = ["age_band", "risk_tier"] if "risk_tier" in kept.columns else ["age_band"]
+    group = ["age_band", "risk_tier"]
     counts = kept.group_by(group).agg(pl.len().cast(pl.Int64).alias("people")).sort(group)
     protected = protect_table(counts, group, count_col="people").select(*group, "people_display", "total")
     write_private(aggregates_path, protected.write_csv().encode("utf-8"))
-    return ExtractOutcome(path, aggregates_path, kept.height, removed)
+    return ExtractOutcome(path, aggregates_path, kept.height, removed, 0, smallest_class(kept), level.name)

@@ -136,3 +136,18 @@ def test_model_card_written(trained: tuple[RunResult, pl.DataFrame], tmp_path: P
 
 def test_inputs_are_feature_columns() -> None:
     assert set(COUNT_INPUTS + FLAG_INPUTS) <= set(FEATURE_COLUMNS)
+
+
+def test_calibration_table_publishes_rounded_counts_and_rates_of_them() -> None:
+    """Events 0-7 in a decile are suppressed, others rounded to 5; the observed rate is the published
+    events over the published people, so it cannot give back an exact count."""
+    from cohort.model_metrics import calibration_table
+
+    p = np.linspace(0.01, 0.99, 200)  # 10 bins of 20 people
+    y = np.zeros(200)
+    y[:3] = 1  # bin 1: 3 events (suppressed)
+    y[-13:] = 1  # bin 10: 13 events (published as 15)
+    table = calibration_table(y, p)
+    assert table["n"].to_list() == [20] * 10
+    assert table["events"].to_list() == [None, 0, 0, 0, 0, 0, 0, 0, 0, 15]
+    assert table["observed"].to_list() == [None, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.75]

@@ -46,15 +46,17 @@ def test_two_domains_share_no_token_and_neither_matches_the_warehouse(tiny: Tiny
 def test_domain_tokens_are_stable_within_a_domain(tiny: TinyHome) -> None:
     tokens = tiny.people["person_token"]
     assert (
-        domain_tokens(tokens, tiny.keys, "research-a").to_list()
-        == domain_tokens(tokens, tiny.keys, "research-a").to_list()
+        domain_tokens(tokens, tiny.keys, "research-a", "research-extract").to_list()
+        == domain_tokens(tokens, tiny.keys, "research-a", "research-extract").to_list()
     )
 
 
 def test_extract_rows_hold_no_identifier_and_files_are_private(tiny: TinyHome) -> None:
     outcome = _extract(tiny, "research-a")
     frame = pl.read_csv(outcome.path, infer_schema=False)
-    assert frame.columns == ["domain_token", "age_band", "risk_tier", "risk_score"]
+    assert frame.columns == ["domain_token", "age_band", "sex", "imd", "risk_tier", "risk_band"]
+    # five people, five values of nothing: only the token-only level makes one class of five
+    assert frame.drop("domain_token").unique().rows() == [("*", "*", "*", "*", "*")]
     text = outcome.path.read_text() + outcome.aggregates_path.read_text()
     assert all(n not in text for n in tiny.people["nhs_number"].to_list())
     assert all(t not in text for t in tiny.people["person_token"].to_list())
@@ -70,10 +72,19 @@ def test_aggregates_are_suppressed_and_rounded(tiny: TinyHome) -> None:
     assert shown <= {"*", "0"}
 
 
-def test_opt_outs_are_rechecked_now(tiny: TinyHome) -> None:
+def test_opt_outs_are_rechecked_now_and_three_people_cannot_reach_k_5(tiny: TinyHome) -> None:
     write_landing(tiny.landing, ndoo=[nhs_number(100)], type1=[nhs_number(500)])
-    outcome = _extract(tiny, "research-a")
-    assert outcome.rows == 3 and outcome.removed_opt_out == 2
+    with pytest.raises(ExtractError) as caught:
+        _extract(tiny, "research-a")
+    assert str(caught.value) == "no generalisation gives every row k >= 5 (3 people after opt-outs)"
+    assert caught.value.reason == "k_anonymity_unreachable"
+    [entry] = _extract_entries(tiny)
+    assert (entry["outcome"], entry["reason"], entry["count_released"]) == (
+        "denied",
+        "k_anonymity_unreachable",
+        0,
+    )
+    assert not (tiny.home.root / "extracts" / "research-a").exists()
 
 
 def test_bad_domain_is_refused(tiny: TinyHome) -> None:
@@ -139,9 +150,10 @@ def test_domain_token_is_hmac_of_the_warehouse_token_under_the_extract_key(tiny:
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
     key = tiny.keys.token_key()
-    secret = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"phm-extract|research-a|v1").derive(
-        key.material
-    )
+    secret = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"phm-extract|research-extract|research-a|v1"
+    ).derive(key.material)
     token = tiny.people["person_token"][0]
     expected = "E1-" + hmac.new(secret, token.encode("ascii"), hashlib.sha256).hexdigest()[:32]
-    assert domain_tokens(pl.Series([token, None]), tiny.keys, "research-a").to_list() == [expected, None]
+    tokens = domain_tokens(pl.Series([token, None]), tiny.keys, "research-a", "research-extract")
+    assert tokens.to_list() == [expected, None]

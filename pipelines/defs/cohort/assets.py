@@ -21,6 +21,7 @@ import polars as pl
 import load
 from cohort import model as risk
 from cohort import settings as stored
+from cohort.aggregates import AGGREGATE_BY, people_aggregates, pyramid_table
 from cohort.definitions import compile, load_cohorts
 from cohort.features import DEFAULT_ALLOWED_FEATURES, FEATURE_COLUMNS
 from cohort.features_sql import attach_scores, compute_features
@@ -33,9 +34,8 @@ from cohort.publish import (
     cohort_tables,
     publish_tables,
 )
-from cohort.segments import assign_segments, segment_counts
-from cohort.tiers import pyramid
-from core.disclosure import protect_table
+from cohort.segments import assign_segments, segment_table
+from core.disclosure import safe_counts
 from core.diskfull import disk_full_guard
 from core.layout import Home
 from linkage.warehouse import open_read_only
@@ -54,7 +54,6 @@ COHORT_DIR = Path(risk.__file__).resolve().parent / "definitions"
 # A cohort definition names the governance-register purpose it serves (the shipped register, which
 # `phm release` also falls back to): a cohort for a purpose the register does not know is refused.
 PURPOSES = frozenset(p.id for p in load_register(EXAMPLE_REGISTER).purposes)
-AGGREGATE_BY = ("practice_code", "pcn_code", "place", "imd_quintile", "ethnic_group", "risk_tier")
 
 
 def _open(home: Home, run_id: str) -> duckdb.DuckDBPyConnection:
@@ -99,8 +98,8 @@ def training_features(
     stored.write_score_date(home, t)
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": frame.height,
-            "outcome_rate": float(frame["y"].cast(pl.Float64).to_numpy().mean()),
+            **safe_counts({"dagster/row_count": frame.height}),
+            "outcome_rate": round(float(frame["y"].cast(pl.Float64).to_numpy().mean()), 2),
         }
     )
 
@@ -114,7 +113,9 @@ def features(context: dg.AssetExecutionContext, paths: PhmPaths) -> dg.Materiali
     with _open(home, context.run_id) as con:
         frame = compute_features(con, t)
     _write(frame, stored.cohort_dir(home) / "features_unscored.parquet")
-    return dg.MaterializeResult(metadata={"dagster/row_count": frame.height, "as_of": t.isoformat()})
+    return dg.MaterializeResult(
+        metadata={**safe_counts({"dagster/row_count": frame.height}), "as_of": t.isoformat()}
+    )
 
 
 @dg.asset(key=["cohort", "risk_model"], deps=[["cohort", "training_features"]], group_name=GROUP,
@@ -166,9 +167,9 @@ def scores(paths: PhmPaths) -> dg.MaterializeResult:
     _write(table, stored.cohort_dir(home) / "scores.parquet")
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": table.height,
+            **safe_counts({"dagster/row_count": table.height}),
             "model_version": model.version,
-            "risk_pyramid": markdown_table(pyramid(table)),
+            "risk_pyramid": markdown_table(pyramid_table(table).drop("people", "total")),
         }
     )
 
@@ -184,9 +185,12 @@ def segments(paths: PhmPaths) -> dg.MaterializeResult:
     )
     final = attach_scores(unscored, scored)
     _write(final, stored.cohort_dir(home) / "features.parquet")
-    counts = segment_counts(final.filter(pl.col("segment").is_not_null()))
+    counts = segment_table(final.filter(pl.col("segment").is_not_null()))
     return dg.MaterializeResult(
-        metadata={"dagster/row_count": final.height, "segments": markdown_table(counts)}
+        metadata={
+            **safe_counts({"dagster/row_count": final.height}),
+            "segments": markdown_table(counts.select("segment", "people_display")),
+        }
     )
 
 
@@ -233,7 +237,7 @@ def cohorts(context: dg.AssetExecutionContext, paths: PhmPaths) -> dg.Materializ
             members = con.sql(query, params=params).pl()
             _write(members, out_dir / f"{definition.id}.parquet")
             sizes[definition.id] = members.height
-    return dg.MaterializeResult(metadata={f"size/{k}": v for k, v in sizes.items()})
+    return dg.MaterializeResult(metadata=safe_counts({f"size/{k}": v for k, v in sizes.items()}))
 
 
 @dg.asset(key=["cohort", "aggregates"], deps=[["cohort", "segments"]], group_name=GROUP, kinds={"parquet"},
@@ -243,21 +247,15 @@ def aggregates(context: dg.AssetExecutionContext, paths: PhmPaths) -> dg.Materia
     home = paths.installation()
     frame = pl.read_parquet(stored.cohort_dir(home) / "features.parquet").filter(pl.col("alive"))
     with _open(home, context.run_id) as con:
-        person = con.sql("SELECT person_token, pcn_code, place FROM person").pl()
+        # practice_place: the place that contains the PCN (practice ⊂ PCN ⊂ place, cohort.aggregates)
+        person = con.sql("SELECT person_token, pcn_code, practice_place AS place FROM person").pl()
     frame = frame.join(person, on="person_token", how="left").with_columns(
         ((pl.col("imd_decile") + 1) // 2).alias("imd_quintile")
     )
     out_dir = stored.cohort_dir(home) / "aggregates"
     out_dir.mkdir(exist_ok=True)
     metadata: dict[str, Any] = {}
-    for by in AGGREGATE_BY:
-        counts = (
-            frame.group_by(by)
-            .agg(pl.len().cast(pl.Int64).alias("n"))
-            .with_columns(pl.col(by).cast(pl.String))
-        )
-        counts = counts.with_columns(pl.col(by).fill_null("unknown"))
-        safe = protect_table(counts, [by])
+    for by, safe in people_aggregates(frame).items():
         _write(safe, out_dir / f"people_by_{by}.parquet")
         metadata[f"cells/{by}"] = safe.height
     return dg.MaterializeResult(metadata=metadata)
@@ -337,12 +335,12 @@ def published(context: dg.AssetExecutionContext, paths: PhmPaths) -> Iterator[dg
         metadata={
             "build": dg.MetadataValue.path(str(load.load_build(home, context.run_id))),
             "cohorts": len(lists),
-            **{f"rows/{name}": frame.height for name, frame in tables.items()},
+            **safe_counts({f"rows/{name}": frame.height for name, frame in tables.items()}),
         },
     )
     for name, frame in tables.items():
         yield dg.MaterializeResult(
-            asset_key=warehouse_key(name), metadata={"dagster/row_count": frame.height}
+            asset_key=warehouse_key(name), metadata=safe_counts({"dagster/row_count": frame.height})
         )
 
 

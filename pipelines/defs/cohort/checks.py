@@ -13,6 +13,7 @@ import dagster as dg
 import load
 from cohort import settings as stored
 from cohort.definitions import load_cohorts
+from core.disclosure import safe_counts
 from linkage.warehouse import open_read_only
 from pipelines.defs.cohort.assets import COHORT_DIR, PURPOSES
 from pipelines.keys import PUBLISHED_KEY
@@ -85,5 +86,7 @@ def cohort_sizes_within_bounds(
         severity=dg.AssetCheckSeverity.WARN,
         description=f"{len(outside)} of {len(sizes)} cohort(s) outside the bounds"
         + (f": {', '.join(outside)}" if outside else ""),
-        metadata={"people": int(people), **{f"size/{cid}": int(n) for cid, n in sorted(sizes.items())}},
+        metadata=safe_counts(
+            {"people": int(people), **{f"size/{cid}": int(n) for cid, n in sorted(sizes.items())}}
+        ),
     )

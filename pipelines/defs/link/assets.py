@@ -10,6 +10,7 @@ import dagster as dg
 
 import load
 from connectors.spec import EXTRACTS, GP_SOURCES
+from core.disclosure import safe_counts
 from pipelines.catalog import owned
 from pipelines.keys import (
     GP_MASTER_KEY,
@@ -32,7 +33,7 @@ from pipelines.resources import PhmKeys, PhmPaths
 )
 def gp_master(paths: PhmPaths) -> dg.MaterializeResult:
     rows = load.build_gp_master(paths.installation())
-    return dg.MaterializeResult(metadata={"dagster/row_count": rows})
+    return dg.MaterializeResult(metadata=safe_counts({"dagster/row_count": rows}))
 
 
 @dg.asset(
@@ -50,7 +51,7 @@ def traced(paths: PhmPaths) -> dg.MaterializeResult:
     home = paths.installation()
     counts = load.trace_records(home)
     return dg.MaterializeResult(
-        metadata={**counts, "review_file": dg.MetadataValue.path(str(home.review_queue))}
+        metadata={**safe_counts(counts), "review_file": dg.MetadataValue.path(str(home.review_queue))}
     )
 
 
@@ -69,7 +70,7 @@ def token_map(paths: PhmPaths, keys: PhmKeys) -> dg.MaterializeResult:
     home = paths.installation()
     registers = load.read_registers(paths.landing, home)
     people = load.build_token_map(home, keys.provider(home), registers)
-    return dg.MaterializeResult(metadata={"dagster/row_count": people})
+    return dg.MaterializeResult(metadata=safe_counts({"dagster/row_count": people}))
 
 
 def _pseudonymised_asset(source: str) -> dg.AssetsDefinition:
@@ -93,7 +94,9 @@ def _pseudonymised_asset(source: str) -> dg.AssetsDefinition:
         home = paths.installation()
         registers = load.read_registers(paths.landing, home)
         result = load.pseudonymise_source(source, home, keys.provider(home), registers)
-        return dg.MaterializeResult(metadata={"dagster/row_count": result.loaded, **result.as_dict()})
+        return dg.MaterializeResult(
+            metadata=safe_counts({"dagster/row_count": result.loaded, **result.as_dict()})
+        )
 
     return pseudonymise
 

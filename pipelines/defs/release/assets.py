@@ -17,6 +17,7 @@ from typing import Any
 
 import dagster as dg
 
+from core.disclosure import safe_counts
 from pipelines.catalog import owned
 from pipelines.keys import PUBLISH_KEY
 from pipelines.resources import PhmKeys, PhmPaths
@@ -43,10 +44,14 @@ def _outcome_metadata(outcome: ReleaseOutcome) -> dict[str, Any]:
     metadata: dict[str, Any] = {
         "granted": outcome.granted,
         "reason": outcome.reason or "",
-        "count_released": outcome.count_released,
-        "not_in_vault": outcome.not_in_vault,
+        **safe_counts(
+            {
+                "count_released": outcome.count_released,
+                "not_in_vault": outcome.not_in_vault,
+                **{f"removed/{route}": n for route, n in outcome.removed_by_route.items()},
+            }
+        ),
         "audit_seq": outcome.audit_seq,
-        **{f"removed/{route}": n for route, n in outcome.removed_by_route.items()},
     }
     if outcome.path is not None:
         metadata["outbox_path"] = dg.MetadataValue.path(str(outcome.path))

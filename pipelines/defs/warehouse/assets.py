@@ -19,6 +19,7 @@ import dagster as dg
 
 import load
 from connectors.spec import EXTRACTS
+from core.disclosure import metadata_count
 from linkage.warehouse.schema import ACTIVITY_KEYS, REFERENCE_TABLES, TABLES, table_columns
 from pipelines.catalog import column_schema, owned
 from pipelines.keys import pseudonymised_key, warehouse_key
@@ -94,7 +95,7 @@ def warehouse(context: dg.AssetExecutionContext, paths: PhmPaths) -> Iterator[dg
         yield dg.MaterializeResult(
             asset_key=warehouse_key(table),
             metadata={
-                "dagster/row_count": stats.rows.get(table, 0),
+                "dagster/row_count": metadata_count(stats.rows.get(table, 0)),
                 "load_id": load_id,
                 "build": dg.MetadataValue.path(str(build)),
                 "published_by": "published_warehouse",
