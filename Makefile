@@ -24,7 +24,7 @@ lint:
 	$(BIN)/ruff format --check .
 
 typecheck:
-	$(BIN)/mypy core load pipelines connectors pseudonymisation quality cohort linkage synthetic phm bench scripts
+	$(BIN)/mypy core reports load pipelines connectors pseudonymisation quality cohort linkage synthetic phm bench scripts
 
 # One worker per core (at most 4); tests sharing the one integration load run on one worker
 # (tests/conftest.py). `.venv/bin/pytest -q tests/...` runs a few tests without workers.
