@@ -11,6 +11,7 @@ import duckdb
 import quality
 from core.layout import Home
 from linkage.warehouse import WarehouseStats, build_warehouse
+from pseudonymisation.name_digests import NameDigests
 
 CODELISTS_DIR = Path(__file__).resolve().parents[1] / "codelists"
 
@@ -51,4 +52,6 @@ def publish_warehouse(
         codelists_dir=CODELISTS_DIR,
         before_publish=timed if hook is not None else None,
         after_publish=hook.save if hook is not None else None,
+        # The identifiable side hands the scan the GP master's names as keyed digests only.
+        identifier_names=NameDigests.from_gp_master(home.gp_master),
     )

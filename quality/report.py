@@ -152,8 +152,8 @@ def _timeliness(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     for table, col in _ACTIVITY_DATES.items():
         selects.append(
             f"SELECT '{table}' AS table_name, date_diff('day', {col}, last_day(strptime("  # noqa: S608
-            f"regexp_extract(source_file, '(\\d{{4}}-\\d{{2}})\\.csv$', 1) || '-01', '%Y-%m-%d'))) AS lag "
-            f"FROM {table} WHERE {col} IS NOT NULL AND regexp_matches(source_file, '\\d{{4}}-\\d{{2}}\\.csv$')"
+            f"source_month || '-01', '%Y-%m-%d'))) AS lag "
+            f"FROM {table} WHERE {col} IS NOT NULL AND regexp_matches(source_month, '^\\d{{4}}-\\d{{2}}$')"
         )
     bucket = (
         "CASE WHEN lag <= 30 THEN '0-30 days' WHEN lag <= 90 THEN '31-90 days' "

@@ -8,12 +8,14 @@ only exception, by design.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from connectors.spec import EXTRACTS, Extract, extract_filename
+from core.files import write_public
 from synthetic import defects as dz
 from synthetic.activity import Activity
 from synthetic.config import Calendar, DefectRates
@@ -77,8 +79,8 @@ def write_source(act: Activity, ctx: Context, rng: np.random.Generator) -> None:
         out, flags, person, nhs = _format(act, spec, part, seq, m, ctx, rng)
         rel = extract_filename(act.source, label)
         path = ctx.landing / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        out.write_csv(path, quote_style="never", null_value="", line_terminator="\n")
+        # Private like all of landing (0600 below its 0700 folders, whatever the umask).
+        write_public(path, partial(out.write_csv, quote_style="never", null_value="", line_terminator="\n"))
         ctx.files += 1
         ctx.rows[act.source] = ctx.rows.get(act.source, 0) + out.height
         for k, v in flags.items():

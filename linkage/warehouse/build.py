@@ -20,6 +20,7 @@ import duckdb
 
 from core.publish import swap_in
 from linkage.warehouse.checks import WarehouseCheckError, run_checks
+from linkage.warehouse.identifier_scan import scan_identifiers
 from linkage.warehouse.reference import load_reference
 from linkage.warehouse.schema import (
     DQ_RESULTS_COLUMNS,
@@ -29,6 +30,7 @@ from linkage.warehouse.schema import (
     STAGED_COLUMNS,
     TABLES,
 )
+from pseudonymisation.name_digests import NameDigests
 
 _SQL_SCRIPTS = ("activity.sql", "person.sql")
 
@@ -55,6 +57,7 @@ def build_warehouse(
     non_sharing_practices: Path | None = None,
     before_publish: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
     after_publish: Callable[[], None] | None = None,
+    identifier_names: NameDigests | None = None,
 ) -> WarehouseStats:
     """Build the warehouse from `staged_dir/<source>/<YYYY-MM>.parquet` and publish it at `out_path`.
 
@@ -63,6 +66,8 @@ def build_warehouse(
     `before_publish` runs on the building connection after the tables exist and before the checks
     (e.g. quality results written into the same file); if it raises, nothing is published.
     `after_publish` runs once the new file is in place (e.g. keeping the quality run in its history).
+    `identifier_names` (the GP master's names as keyed digests) feed the value-level identifier scan,
+    which refuses to publish a text value shaped like an identifier (`identifier_scan.py`).
     """
     if non_sharing_practices is None:
         default = reference_dir.parent / "registers" / "non_sharing_practices.csv"
@@ -87,6 +92,7 @@ def build_warehouse(
         ddl = ", ".join(f"{c} {t}" for c, t in LINKAGE_RATES_COLUMNS.items())
         con.execute(f"CREATE TABLE IF NOT EXISTS linkage_rates ({ddl})")
         run_checks(con)
+        scan_identifiers(con, identifier_names)
         rows = _log(con, load_id, built_at)
         for (temp,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall():
             con.execute(f"DROP TABLE temp.{temp}")
