@@ -50,7 +50,8 @@ def pseudonymise_source(source: str, home: Home, keys: KeyProvider, registers: R
     traced = pl.read_parquet(home.trace_results) if source not in GP_SOURCES else None
     tokeniser = Tokeniser(keys.token_key(), domain="warehouse")
     lineage = LineageTokeniser(keys.lineage_key())
-    token_map = pl.read_parquet(home.token_map)
+    # Deleted by the publish stage; a source re-run on its own tokenises directly (same tokens).
+    token_map = pl.read_parquet(home.token_map) if home.token_map.exists() else None
     # The vault was filled once for the whole load by `build_token_map`.
 
     def one(month: str) -> tuple[pl.DataFrame, dict[str, int]]:

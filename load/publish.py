@@ -11,6 +11,7 @@ import duckdb
 import quality
 from core.layout import Home
 from linkage.warehouse import WarehouseStats, build_warehouse
+from load.token_map import discard_token_map
 from pseudonymisation.name_digests import NameDigests
 
 CODELISTS_DIR = Path(__file__).resolve().parents[1] / "codelists"
@@ -31,6 +32,7 @@ def publish_warehouse(
     its counts land in `dq_results` (a failing check never stops the publish: Dagster's blocking checks
     stop what comes downstream). `timings`, if given, receives the seconds the quality checks took.
     """
+    discard_token_map(home)  # every source is pseudonymised by now: the clear map must not outlive the load
     hook = None
     if quality_checks:
         hook = quality.before_publish_hook(home, run_id=load_id, run_at=built_at, as_of=built_at.date())
