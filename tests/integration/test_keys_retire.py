@@ -31,7 +31,7 @@ def _values(path: Path) -> list[str]:
         for table, column in con.sql(
             "SELECT table_name, column_name FROM information_schema.columns WHERE data_type = 'VARCHAR'"
         ).fetchall():
-            out += [str(v) for (v,) in con.sql(f'SELECT "{column}" FROM "{table}"').fetchall() if v]  # noqa: S608
+            out += [str(v) for (v,) in con.sql(f'SELECT "{column}" FROM "{table}"').fetchall() if v]
         return out
     finally:
         con.close()
