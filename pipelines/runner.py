@@ -92,7 +92,7 @@ def load(
 # exception's message may quote a data value (e.g. a parser echoing a field), so only its type is shown.
 SAFE_ERRORS = frozenset({
     "ExtractFileError", "ReconciliationError", "Failure", "KeyUnavailableError", "WeakKeyError",
-    "VaultTamperError", "WarehouseCheckError", "FileNotFoundError", "RegisterError",
+    "VaultTamperError", "WarehouseCheckError", "IdentifierFound", "FileNotFoundError", "RegisterError",
 })  # fmt: skip
 
 

@@ -12,6 +12,8 @@ looks at the *values* of every VARCHAR column of every table and refuses to publ
   ``DATE`` columns, and birth dates are kept only as a month;
 * ``name`` - a value of one to four words, each a given or family name of the GP master. The names come
   from the identifiable zone as keyed digests (``pseudonymisation.name_digests``), never in the clear.
+  Values of the published reference vocabularies (``ref_*`` tables: ethnic groups such as "White",
+  practice and area names) are not names of people, and are exempt.
 
 The error names the table, the column, the kind and the count, never a value. One aggregate query per
 table (every check a FILTER of the same scan) keeps it to one pass over the data; only distinct
@@ -121,6 +123,8 @@ def _name_hits(
     ).fetchall()
     rows = 0
     for value, n in candidates:
+        if value in vocabulary:
+            continue
         words = [_word(w) for w in str(value).split(" ")]
         if words and all(w in names for w in words):
             rows += int(n)
@@ -140,12 +144,15 @@ def scan_identifiers(con: duckdb.DuckDBPyConnection, names: NameDigests | None =
     """
     tables = _text_columns(con)
     exempt = _codes_exempt(con, tables)
+    vocabulary = _vocabulary(con, tables) if names is not None and len(names) else set()
     hits: list[IdentifierHit] = []
     for table, columns in tables.items():
         col_exempt = "" if table == "ref_codelist" else exempt
         hits += _shape_hits(con, table, columns, col_exempt)
-        if names is not None and len(names):
-            hits += [h for col in columns if (h := _name_hits(con, table, col, names)) is not None]
+        if names is not None and len(names) and not table.startswith("ref_"):
+            hits += [
+                h for col in columns if (h := _name_hits(con, table, col, names, vocabulary)) is not None
+            ]
     if hits:
         raise IdentifierFound(hits)
     return hits
