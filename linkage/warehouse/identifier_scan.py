@@ -113,8 +113,19 @@ def _shape_hits(
     return hits
 
 
+def _vocabulary(con: duckdb.DuckDBPyConnection, tables: dict[str, list[str]]) -> set[str]:
+    """Every text value of the reference tables (small published vocabularies, not patient data)."""
+    values: set[str] = set()
+    for table, columns in tables.items():
+        if table.startswith("ref_"):
+            for col in columns:
+                rows = con.execute(f"SELECT DISTINCT {_q(col)} FROM {_q(table)}").fetchall()  # noqa: S608
+                values |= {str(v) for (v,) in rows}
+    return values
+
+
 def _name_hits(
-    con: duckdb.DuckDBPyConnection, table: str, col: str, names: NameDigests
+    con: duckdb.DuckDBPyConnection, table: str, col: str, names: NameDigests, vocabulary: set[str]
 ) -> IdentifierHit | None:
     c = _q(col)
     candidates = con.execute(
