@@ -103,7 +103,11 @@ def test_no_warehouse_column_locates_a_landing_row(loaded_umask_000: tuple[Path,
         hits = []
         for table, column in columns:
             values = {str(v) for (v,) in con.sql(f'SELECT DISTINCT "{column}" FROM "{table}"').fetchall()}
-            if values & paths or values & ids:
+            # The ops count tables name the landing *file* a count is about (no line, no row): allowed.
+            file_level = (
+                table in ("reconciliation", "quarantine_summary", "opt_out_summary") and column == "file"
+            )
+            if (values & paths and not file_level) or values & ids:
                 hits.append(f"{table}.{column}")
         assert hits == []
         names = {c for _, c in columns}
