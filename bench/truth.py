@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from core.layout import Home
-from pseudonymisation import Tokeniser
+from pseudonymisation import KeyProvider, LineageTokeniser, Tokeniser
 
 
 def truth_frame(truth_dir: Path, tokenise: Callable[[pl.Series], pl.Series]) -> pl.DataFrame:
@@ -35,24 +35,22 @@ def truth_frame(truth_dir: Path, tokenise: Callable[[pl.Series], pl.Series]) -> 
 
 
 def _loaded_records(truth: pl.DataFrame, home: Home, wanted: set[str] | None) -> pl.DataFrame:
-    """The truth rows that reached the pseudonymised staged records of `home`, with their token."""
+    """The truth rows that reached the pseudonymised staged records of `home`, with their token.
+
+    Staged records keep no landing file and line (only a keyed row token), so the truth's (file, line)
+    are tokenised with the home's dev lineage key and matched on that.
+    """
     files = [
         p
         for p in sorted(home.pseudo_staged_dir.glob("*/*.parquet"))
         if wanted is None or p.parent.name in wanted
     ]
-    frames = [
-        pl.read_parquet(p, columns=["source_file", "source_line", "person_token"]).select(
-            pl.col("source_file").alias("file"), pl.col("source_line").cast(pl.Int64).alias("line"),
-            "person_token",
-        )
-        for p in files
-    ]  # fmt: skip
+    frames = [pl.read_parquet(p, columns=["row_token", "person_token"]) for p in files]
     if not frames:
         return truth.head(0).with_columns(pl.lit(None, pl.String).alias("person_token"))
-    return truth.with_columns(pl.col("line").cast(pl.Int64)).join(
-        pl.concat(frames), on=["file", "line"], how="inner"
-    )
+    lineage = LineageTokeniser(KeyProvider.dev(home.keys).lineage_key())
+    truth = truth.with_columns(lineage.row_tokens(truth["file"], truth["line"].cast(pl.Int64)))
+    return truth.join(pl.concat(frames), on="row_token", how="inner").drop("row_token")
 
 
 def linkage_accuracy(

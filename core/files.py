@@ -11,6 +11,12 @@ write leaves no temp file behind.
 * `write_public`: replaces the target by rename; the mode is the umask's unless one is asked for. The
   data is bytes or a function that writes the temp file by path (``frame.write_parquet``), so polars
   writes natively and still gets the fsync and the rename.
+
+**Privacy is inherited** (`write_public`, `make_parents`): a file written into a folder that only its
+owner can enter (0700, e.g. anything under ``HOME/identifiable/`` or a landing folder) is made 0600, and
+missing folders created below such a folder are made 0700, whatever the umask. So the identifiable zone
+stays private without every writer having to remember it (issue #14: quarantine, trace results, GP
+master and opt-out files were 0644 under the default umask).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["private_dir", "write_private", "write_public"]
+__all__ = ["is_private_dir", "make_parents", "private_dir", "write_private", "write_public"]
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
@@ -33,6 +39,34 @@ def private_dir(path: Path) -> Path:
     if stat.S_IMODE(path.stat().st_mode) != 0o700:
         os.chmod(path, 0o700)
     return path
+
+
+def is_private_dir(path: Path) -> bool:
+    """True if ``path`` is a folder that group and others cannot enter (no bits in 0o077)."""
+    try:
+        return stat.S_ISDIR(path.stat().st_mode) and not stat.S_IMODE(path.stat().st_mode) & 0o077
+    except FileNotFoundError:
+        return False
+
+
+def make_parents(path: Path) -> Path:
+    """Create the folders above ``path`` if missing; those below a private folder are made 0700.
+
+    The nearest existing ancestor decides: below a 0700 folder every new folder is ``private_dir``'d
+    (mkdir's mode is masked by the umask), elsewhere folders get the umask's mode as usual.
+    """
+    parent = path.parent
+    missing: list[Path] = []
+    while not parent.exists() and parent != parent.parent:
+        missing.append(parent)
+        parent = parent.parent
+    private = is_private_dir(parent)
+    for folder in reversed(missing):
+        if private:
+            private_dir(folder)
+        else:
+            folder.mkdir(exist_ok=True)
+    return path.parent
 
 
 def _temp_beside(path: Path, mode: int | None) -> tuple[Path, int]:
@@ -78,9 +112,12 @@ def write_public(path: Path, data: bytes | Callable[[Path], object], *, mode: in
     ``data`` is the bytes, or a function given the temp file's path to write it (its return value is
     ignored). The folder is created if missing (default permissions: private folders come from
     `private_dir`). ``mode`` (e.g. 0o600 for a file under the identifiable zone) is set on the temp file
-    before anything is written; without it the umask decides, as for any new file.
+    before anything is written; without it a file in a private (0700) folder is 0600 and elsewhere the
+    umask decides, as for any new file.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    folder = make_parents(path)
+    if mode is None and is_private_dir(folder):
+        mode = 0o600
     tmp, fd = _temp_beside(path, mode)
     try:
         if callable(data):

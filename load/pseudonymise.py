@@ -12,7 +12,7 @@ from load.ingest import StageCounts
 from load.reconcile import final_reconciliation, record_trace_opt_outs
 from load.registers import Registers
 from load.trace import TRACE_SCHEMA, untraced
-from pseudonymisation import KeyProvider, Tokeniser, deidentify
+from pseudonymisation import KeyProvider, LineageTokeniser, Tokeniser, deidentify
 
 # Columns that identify a person locally (stable across refreshes) and seed their persistent pseudo-ID.
 LOCAL_IDS: dict[str, str] = {"asc_cld": "la_person_id"}
@@ -49,7 +49,9 @@ def pseudonymise_source(source: str, home: Home, keys: KeyProvider, registers: R
     """
     traced = pl.read_parquet(home.trace_results) if source not in GP_SOURCES else None
     tokeniser = Tokeniser(keys.token_key(), domain="warehouse")
-    token_map = pl.read_parquet(home.token_map)
+    lineage = LineageTokeniser(keys.lineage_key())
+    # Deleted by the publish stage; a source re-run on its own tokenises directly (same tokens).
+    token_map = pl.read_parquet(home.token_map) if home.token_map.exists() else None
     # The vault was filled once for the whole load by `build_token_map`.
 
     def one(month: str) -> tuple[pl.DataFrame, dict[str, int]]:
@@ -62,7 +64,7 @@ def pseudonymise_source(source: str, home: Home, keys: KeyProvider, registers: R
         else:
             records = records.with_columns(link_method=pl.lit("nhs_number"), link_confidence=pl.lit(1.0))
         kept, removed = registers.opt_outs.apply(records, source=source)
-        out = deidentify(kept, tokeniser, registers.postcode_lsoa, token_map=token_map)
+        out = deidentify(kept, tokeniser, registers.postcode_lsoa, token_map=token_map, lineage=lineage)
         write_parquet(out, home.pseudo_staged(source, month))
         record_trace_opt_outs(home, source, month, removed)
         rec = final_reconciliation(home, source, month, removed)

@@ -14,6 +14,8 @@ from core.faults import pause_point
 from core.layout import Home
 from core.publish import build_path, clean_stale_builds, discard, publish_build
 from linkage.warehouse import WarehouseStats, build_warehouse
+from load.token_map import discard_token_map
+from pseudonymisation.name_digests import NameDigests
 
 CODELISTS_DIR = Path(__file__).resolve().parents[1] / "codelists"
 
@@ -36,6 +38,7 @@ def publish_warehouse(
     With `build` (`core.publish.build_path(home.warehouse, load)`), the warehouse is made in that private
     file and not published: the load adds its cohort tables and publishes it (`core.publish.publish_build`).
     """
+    discard_token_map(home)  # every source is pseudonymised by now: the clear map must not outlive the load
     hook = None
     if quality_checks:
         hook = quality.before_publish_hook(home, run_id=load_id, run_at=built_at, as_of=built_at.date())
@@ -58,6 +61,8 @@ def publish_warehouse(
         before_publish=timed if hook is not None else None,
         after_publish=hook.save if hook is not None else None,
         build=build,
+        # The identifiable side hands the scan the GP master's names as keyed digests only.
+        identifier_names=NameDigests.from_gp_master(home.gp_master),
     )
     if build is not None:
         pause_point("warehouse_step_done")

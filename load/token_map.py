@@ -1,4 +1,11 @@
-"""Stage 5: each distinct NHS number of the load tokenised once and put into the vault once."""
+"""Stage 5: each distinct NHS number of the load tokenised once and put into the vault once.
+
+The map (NHS number -> token, in the clear) lives only while the load pseudonymises its files: the
+publish stage deletes it (`discard_token_map`) before building the warehouse. It is dropped rather than
+kept encrypted because nothing needs it after the load: the vault already holds the only copy anyone
+may use (encrypted, and read only by release and rotation), and a second encrypted copy would be one
+more file to re-key on rotation and to guard.
+"""
 
 from __future__ import annotations
 
@@ -37,3 +44,10 @@ def build_token_map(home: Home, keys: KeyProvider, registers: Registers) -> int:
         vault.put_many(token_map["person_token"], token_map["nhs_number"])
     write_parquet(token_map, home.token_map)
     return token_map.height
+
+
+def discard_token_map(home: Home) -> bool:
+    """Delete the load's token map once every source is pseudonymised; True if there was one."""
+    existed = home.token_map.exists()
+    home.token_map.unlink(missing_ok=True)
+    return existed

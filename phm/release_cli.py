@@ -78,6 +78,9 @@ def register_commands(app: typer.Typer) -> None:
     keys_app = typer.Typer(help="Token and vault keys.", no_args_is_help=True)
     app.add_typer(audit_app, name="audit")
     app.add_typer(keys_app, name="keys")
+    from phm.keys_cli import register_commands as register_keys_commands
+
+    register_keys_commands(app, keys_app)
 
     @app.command("release")
     def release_cmd(

@@ -151,7 +151,8 @@ def _publish_state(result: dg.ExecuteInProcessResult, home: Home) -> str:
 # exception's message may quote a data value (e.g. a parser echoing a field), so only its type is shown.
 SAFE_ERRORS = frozenset({
     "ExtractFileError", "ReconciliationError", "Failure", "KeyUnavailableError", "WeakKeyError",
-    "VaultTamperError", "WarehouseCheckError", "FileNotFoundError", "RegisterError", "DiskFull", "BuildInUse",
+    "VaultTamperError", "WarehouseCheckError", "IdentifierFound", "FileNotFoundError", "RegisterError",
+    "DiskFull", "BuildInUse",
 })  # fmt: skip
 
 

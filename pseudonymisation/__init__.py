@@ -14,6 +14,7 @@ patient values or key material. See docs/keys.md.
 
 from .deidentify import IDENTIFIABLE_COLUMNS, deidentify
 from .keys import Key, KeyProvider, KeyProviderError, KeyUnavailableError, WeakKeyError
+from .lineage import LineageTokeniser
 from .tokens import PSEUDO_ID_PATTERN, TOKEN_PATTERN, Tokeniser, derive_domain_key, pseudo_id, tokenise
 from .vault import Vault, VaultError, VaultTamperError
 
@@ -25,6 +26,7 @@ __all__ = [
     "KeyProvider",
     "KeyProviderError",
     "KeyUnavailableError",
+    "LineageTokeniser",
     "Tokeniser",
     "Vault",
     "VaultError",

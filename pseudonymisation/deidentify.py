@@ -3,8 +3,10 @@
 Adds ``person_token`` (token of the NHS number, else an existing ``pseudo_id``), generalises date of
 birth to ``birth_year_month`` ('YYYY-MM'), date of death to ``death_year_month`` and postcode to
 ``lsoa21`` (LSOA 2021 code), then drops every column in ``IDENTIFIABLE_COLUMNS`` (and ``pseudo_id``, now
-in ``person_token``). This is the last step before the warehouse: what it does not drop reaches
-analysts.
+in ``person_token``). With a `LineageTokeniser` it also removes the back-links to the landing row:
+``source_file``/``source_line`` become ``source_month`` and a keyed ``row_token``, and provider record
+ids become keyed tokens (``lineage.py``). This is the last step before the warehouse: what it does not
+drop reaches analysts.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import polars as pl
 
 from connectors.normalise import postcode
 
+from .lineage import LineageTokeniser
 from .tokens import Tokeniser
 
 __all__ = ["IDENTIFIABLE_COLUMNS", "deidentify"]
@@ -88,6 +91,7 @@ def deidentify(
     postcode_lsoa: pl.DataFrame | None = None,
     *,
     token_map: pl.DataFrame | None = None,
+    lineage: LineageTokeniser | None = None,
 ) -> pl.DataFrame:
     """Pseudonymise a record frame: add token and generalised fields, drop identifiable columns.
 
@@ -99,6 +103,10 @@ def deidentify(
     ``token_map`` (nhs_number, person_token), when given, supplies the tokens by a join instead of
     computing HMACs again for every file: build it once per load with ``tokeniser.tokenise`` over the
     distinct NHS numbers. A number missing from the map is still tokenised here.
+
+    ``lineage``, when given, replaces ``source_file``/``source_line`` and provider record ids with keyed
+    tokens (`LineageTokeniser.apply`); the load always passes it, so no staged pseudonymised file points
+    back to a landing row.
 
     Row order and count are preserved.
     """
@@ -144,6 +152,8 @@ def deidentify(
         c for c in out.columns if c in IDENTIFIABLE_COLUMNS or c in {"pseudo_id", "_token", "_pc", "_lsoa21"}
     ]
     out = out.drop(drop)
+    if lineage is not None:
+        out = lineage.apply(out)
     if "person_token" in out.columns:
         out = out.select("person_token", pl.exclude("person_token"))
     return out

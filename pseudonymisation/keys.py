@@ -10,7 +10,11 @@ Two independent 32-byte secrets, each with an integer version:
   (``rotate.py``). Code serving analysts never loads it;
 * the **audit** key, which MACs the release audit log's chain (``release/audit.py``), so that a log
   rewritten by someone without this key fails verification. Held apart from the other two (its own file
-  or variable, ``PHM_AUDIT_KEY``), one version, never rotated or retired with them.
+  or variable, ``PHM_AUDIT_KEY``), one version, never rotated or retired with them;
+* the **lineage** key, which makes the warehouse's row tokens and record-id tokens (``lineage.py``), so
+  a warehouse row can be traced back to its landing file and line only by the identifiable zone. Held
+  apart (``PHM_LINEAGE_KEY``), one version, not rotated with the token key (its tokens name rows, not
+  people, so a token key rotation has nothing to re-derive there).
 
 The two accessors are lazy and independent, so a process serving analysts can call ``token_key()`` without
 the vault key ever being read from disk or the environment. Sources, in the order a deployment would
@@ -55,13 +59,16 @@ __all__ = [
 ]
 
 KEY_BYTES = 32
-Purpose = Literal["token", "vault", "audit"]
+Purpose = Literal["token", "vault", "audit", "lineage"]
 
 _ENV_NAMES: dict[Purpose, str] = {
     "token": "PHM_TOKEN_KEY",
     "vault": "PHM_VAULT_KEY",
     "audit": "PHM_AUDIT_KEY",
+    "lineage": "PHM_LINEAGE_KEY",
 }
+#: Keys with one fixed version, outside the token/vault rotation.
+_SINGLE_VERSION: frozenset[Purpose] = frozenset({"audit", "lineage"})
 #: The audit key has one version: it is never rotated with the token and vault keys, because every
 #: entry of the release audit log is chained under it (rotating it would mean re-keying the evidence).
 AUDIT_KEY_VERSION = 1
@@ -194,7 +201,7 @@ class _EnvSource:
 
     def load(self, purpose: Purpose, version: int) -> bytes:
         name = _ENV_NAMES[purpose]
-        if purpose != "audit" and version != self.current_version():
+        if purpose not in _SINGLE_VERSION and version != self.current_version():
             raise KeyUnavailableError(
                 f"{purpose} key v{version} requested but the environment holds only "
                 f"v{self.current_version()} ({_ENV_VERSION}); use a key directory for several versions"
@@ -351,6 +358,10 @@ class KeyProvider:
     def audit_key(self) -> Key:
         """The audit log's MAC key (one version, independent of the token/vault version)."""
         return self._get("audit", AUDIT_KEY_VERSION)
+
+    def lineage_key(self) -> Key:
+        """The lineage key (one version): row and record-id tokens only the identifiable zone resolves."""
+        return self._get("lineage", AUDIT_KEY_VERSION)
 
     def _get(self, purpose: Purpose, version: int | None) -> Key:
         resolved = self.current_version() if version is None else version

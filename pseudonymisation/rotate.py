@@ -13,8 +13,11 @@ Procedure (docs/runbook_keys.md is the operator's version):
 2. **Commit**. The journal (``HOME/identifiable/key_rotation.json``) records the list of files to swap,
    then each is renamed over the live one (atomic per file), ``current_version`` becomes *n+1*, and the
    version-*n* key files move to ``keys/retired/`` where no ``KeyProvider`` looks. Old tokens no longer
-   resolve: their vault rows are gone and their key is retired.
-3. The journal is removed. While it exists, releases are refused and ``rotate_keys`` resumes: an
+   resolve: their vault rows are gone and their key is retired. The cohort stage's parquet
+   (``HOME/cohort/``) is rewritten like the staged files, and the load's token map is deleted.
+3. The journal is removed. (Afterwards, once the operator has checked the rotation,
+   ``phm keys retire --confirm`` (``retire.py``) verifies that no file of the home holds a version-*n*
+   token and destroys the retired keys.) While the journal exists, releases are refused and ``rotate_keys`` resumes: an
    interrupted commit is completed, an interrupted preparation is discarded and redone.
 
 Rotation runs in a maintenance window: no pipeline run, release or extract at the same time.
@@ -223,7 +226,9 @@ def _prepare(
     if not home.vault.exists():
         raise RotationError(f"no vault at {home.vault}: nothing to rotate")
     person = _token_map(home.vault, keys, old, new)
-    staged = sorted(home.pseudo_staged_dir.glob("*/*.parquet"))
+    # Derived files (cohort features, scores, lists, aggregates) hold tokens too: they are rewritten
+    # like the staged files, so no version-n token outlives the rotation (issue #14).
+    staged = sorted(home.pseudo_staged_dir.glob("*/*.parquet")) + sorted(home.cohort_dir.rglob("*.parquet"))
     pseudo_ids = _pseudo_ids_in(staged, home.warehouse, old)
     mapping = _full_map(person, pseudo_ids, keys, new)
     pairs: list[list[str]] = []
@@ -276,6 +281,7 @@ def _discard(home: Home, new: int) -> None:
     leftovers = [
         *home.vault.parent.glob(f"vault.v{new}.rotating.duckdb*"),
         *home.pseudo_staged_dir.glob(f"*/.*.v{new}.rotating"),
+        *home.cohort_dir.rglob(f".*.v{new}.rotating"),
         *home.warehouse.parent.glob(f"warehouse.v{new}.rotating.duckdb*"),
     ]
     for path in leftovers:

@@ -83,7 +83,7 @@ def volume_view(
     Registers `dq_volume_<source>` (month, rows, ratio) and returns its name with this run's volumes.
     """
     now = con.sql(
-        f"SELECT regexp_extract(source_file, '(\\d{{4}}-\\d{{2}})\\.csv$', 1) AS month, count(*) AS rows "  # noqa: S608
+        f"SELECT coalesce(source_month, '') AS month, count(*) AS rows "  # noqa: S608
         f"FROM {ident(relation)} GROUP BY ALL HAVING month <> '' ORDER BY month"
     ).pl()
     current = now.select(

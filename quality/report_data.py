@@ -100,8 +100,8 @@ def timeliness(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     table_name, lag, n_display, share (null where the count is suppressed)."""
     selects = [
         f"SELECT '{table}' AS table_name, date_diff('day', {col}, last_day(strptime("  # noqa: S608
-        f"regexp_extract(source_file, '(\\d{{4}}-\\d{{2}})\\.csv$', 1) || '-01', '%Y-%m-%d'))) AS lag "
-        f"FROM {table} WHERE {col} IS NOT NULL AND regexp_matches(source_file, '\\d{{4}}-\\d{{2}}\\.csv$')"
+        f"source_month || '-01', '%Y-%m-%d'))) AS lag "
+        f"FROM {table} WHERE {col} IS NOT NULL AND regexp_matches(source_month, '^\\d{{4}}-\\d{{2}}$')"
         for table, col in ACTIVITY_DATES.items()
     ]
     counts = (

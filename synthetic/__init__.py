@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 
 from connectors.spec import TYPE1_OPT_OUT_SNOMED
+from core.files import private_dir, write_public
 from synthetic import activity_acute, activity_community, activity_gp, gp_register, registers, truth
 from synthetic.config import Calendar, DefectRates, GenerationSummary, GeneratorConfig
 from synthetic.extracts import Context, write_source
@@ -68,7 +69,8 @@ def generate(config: GeneratorConfig, out: Path, progress: Progress | None = Non
     for d in (landing, truth_dir):
         if d.exists():
             shutil.rmtree(d)
-        d.mkdir(parents=True)
+        # Landing holds identifiable extracts: 0700 folders, and every file written below is 0600.
+        private_dir(d)
 
     report("population", 0.0)
     geo = build_geography(config.persons, rng["geography"])
@@ -90,13 +92,13 @@ def generate(config: GeneratorConfig, out: Path, progress: Progress | None = Non
     r_reg = rng["registers"]
     non_sharing, ns_frame = registers.non_sharing_practices(config, geo, r_reg)
     ndoo, ndoo_frame = registers.national_data_opt_out(config, cal, geo, pop, r_reg)
-    (landing / "registers").mkdir()
-    (landing / "reference").mkdir()
-    ndoo_frame.write_csv(landing / "registers/national_data_opt_out.csv", line_terminator="\n")
-    ns_frame.write_csv(landing / "registers/non_sharing_practices.csv", line_terminator="\n")
+    private_dir(landing / "registers")
+    private_dir(landing / "reference")
+    write_public(landing / "registers/national_data_opt_out.csv", _csv(ndoo_frame))
+    write_public(landing / "registers/non_sharing_practices.csv", _csv(ns_frame))
     registers.write_governance(landing / "registers/governance_register.yaml")
     for rel, frame in reference_frames(geo).items():
-        frame.write_csv(landing / rel, line_terminator="\n")
+        write_public(landing / rel, _csv(frame))
 
     r_def = rng["defects"]
     prac = config.defects.missing_ethnicity_gp * r_def.lognormal(0, 0.4, geo.n_practice)
@@ -135,3 +137,8 @@ def generate(config: GeneratorConfig, out: Path, progress: Progress | None = Non
         files_written=ctx.files + 6,
         seconds=round(time.perf_counter() - t0, 3),
     )
+
+
+def _csv(frame: pl.DataFrame) -> Callable[[Path], object]:
+    """A writer for `core.files.write_public` (0600 in landing's private folders, whatever the umask)."""
+    return lambda tmp: frame.write_csv(tmp, line_terminator="\n")

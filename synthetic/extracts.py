@@ -15,6 +15,7 @@ import polars as pl
 
 from connectors.manifest import manifest_path, manifest_text
 from connectors.spec import EXTRACTS, Extract, extract_filename
+from core.files import write_public
 from synthetic import defects as dz
 from synthetic.activity import Activity
 from synthetic.config import Calendar, DefectRates
@@ -78,10 +79,10 @@ def write_source(act: Activity, ctx: Context, rng: np.random.Generator) -> None:
         out, flags, person, nhs = _format(act, spec, part, seq, m, ctx, rng)
         rel = extract_filename(act.source, label)
         path = ctx.landing / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
         data = out.write_csv(None, quote_style="never", null_value="", line_terminator="\n").encode("utf-8")
-        path.write_bytes(data)
-        manifest_path(path).write_text(manifest_text(path.name, out.height, data), encoding="utf-8")
+        # Private like all of landing (0600 below its 0700 folders, whatever the umask).
+        write_public(path, data)
+        write_public(manifest_path(path), manifest_text(path.name, out.height, data).encode("utf-8"))
         ctx.files += 1
         ctx.rows[act.source] = ctx.rows.get(act.source, 0) + out.height
         for k, v in flags.items():

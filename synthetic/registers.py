@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +55,7 @@ def non_sharing_practices(
 def write_governance(path: Path) -> None:
     """The example governance register of approved purposes (the one shipped with the release code),
     so a synthetic installation releases under the same purposes the docs and cohort definitions name."""
+    from core.files import write_public
     from pseudonymisation.release.register import EXAMPLE_REGISTER
 
-    shutil.copyfile(EXAMPLE_REGISTER, path)
+    write_public(path, EXAMPLE_REGISTER.read_bytes())  # 0600 in landing's 0700 folder

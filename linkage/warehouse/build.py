@@ -23,6 +23,7 @@ import duckdb
 from core.faults import pause_point
 from core.publish import swap_in, write_build
 from linkage.warehouse.checks import WarehouseCheckError, run_checks
+from linkage.warehouse.identifier_scan import scan_identifiers
 from linkage.warehouse.reference import load_reference
 from linkage.warehouse.schema import (
     BUILT_COLUMNS,
@@ -34,6 +35,7 @@ from linkage.warehouse.schema import (
     STAGED_COLUMNS,
     TABLES,
 )
+from pseudonymisation.name_digests import NameDigests
 
 _SQL_SCRIPTS = ("activity.sql", "person.sql")
 
@@ -61,6 +63,7 @@ def build_warehouse(
     before_publish: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
     after_publish: Callable[[], None] | None = None,
     build: Path | None = None,
+    identifier_names: NameDigests | None = None,
 ) -> WarehouseStats:
     """Build the warehouse from `staged_dir/<source>/<YYYY-MM>.parquet` and publish it at `out_path`.
 
@@ -71,6 +74,8 @@ def build_warehouse(
     `after_publish` runs once the new file is complete (e.g. keeping the quality run in its history).
     With `build` (a `core.publish.build_path`), the tables are made in that private file and left
     there for the load to add to and publish; `out_path` is then not touched.
+    `identifier_names` (the GP master's names as keyed digests) feed the value-level identifier scan,
+    which refuses to publish a text value shaped like an identifier (`identifier_scan.py`).
     """
     if non_sharing_practices is None:
         default = reference_dir.parent / "registers" / "non_sharing_practices.csv"
@@ -101,6 +106,7 @@ def build_warehouse(
         ddl = ", ".join(f"{c} {t}" for c, t in LINKAGE_RATES_COLUMNS.items())
         con.execute(f"CREATE TABLE IF NOT EXISTS linkage_rates ({ddl})")
         run_checks(con)
+        scan_identifiers(con, identifier_names)
         rows = _log(con, load_id, built_at, ops_dir / LANDING_INVENTORY)
         for (temp,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall():
             con.execute(f"DROP TABLE temp.{temp}")

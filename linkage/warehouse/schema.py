@@ -18,8 +18,10 @@ COMMON_COLUMNS: dict[str, str] = {
     "person_token": "VARCHAR",
     "link_method": "VARCHAR",
     "link_confidence": "DOUBLE",
-    "source_file": "VARCHAR",
-    "source_line": "BIGINT",
+    # No back-link to the landing row (pseudonymisation/lineage.py): the file's month and a row token
+    # keyed under the lineage key, which only the identifiable zone holds.
+    "source_month": "VARCHAR",
+    "row_token": "VARCHAR",
     "load_id": "VARCHAR",
     "practice_shares_gp_data": "BOOLEAN",
 }
@@ -29,7 +31,8 @@ DEMOGRAPHIC_COLUMNS: dict[str, str] = {"birth_year_month": "VARCHAR", "lsoa21": 
 # Never in any warehouse table (exact names), and never as part of a column name (substrings).
 FORBIDDEN_COLUMNS: frozenset[str] = frozenset(
     {"nhs_number", "given_name", "middle_names", "family_name", "full_name", "name", "date_of_birth", "dob",
-     "date_of_death", "postcode", "address", "telephone", "email", "la_person_id", "pseudo_key"}
+     "date_of_death", "postcode", "address", "telephone", "email", "la_person_id", "pseudo_key", "source_file",
+     "source_line", "local_patient_id"}
 )  # fmt: skip
 FORBIDDEN_SUBSTRINGS: tuple[str, ...] = ("nhs_number", "postcode", "date_of_birth", "address", "given_name",
                                          "family_name")  # fmt: skip
@@ -150,12 +153,12 @@ BUILT_COLUMNS: dict[str, dict[str, str]] = {
     },
     "gp_event": {
         "person_token": "VARCHAR", "practice_code": "VARCHAR", "event_id": "VARCHAR", "event_date": "DATE",
-        "snomed_code": "VARCHAR", "value": "DOUBLE", "unit": "VARCHAR", "source_file": "VARCHAR",
-        "source_line": "BIGINT", "load_id": "VARCHAR",
+        "snomed_code": "VARCHAR", "value": "DOUBLE", "unit": "VARCHAR", "source_month": "VARCHAR",
+        "row_token": "VARCHAR", "load_id": "VARCHAR",
     },
     "gp_medication": {
         "person_token": "VARCHAR", "practice_code": "VARCHAR", "issue_id": "VARCHAR", "issue_date": "DATE",
-        "dmd_code": "VARCHAR", "quantity": "DOUBLE", "source_file": "VARCHAR", "source_line": "BIGINT",
+        "dmd_code": "VARCHAR", "quantity": "DOUBLE", "source_month": "VARCHAR", "row_token": "VARCHAR",
         "load_id": "VARCHAR",
     },
     "apc_episode": {
@@ -165,56 +168,56 @@ BUILT_COLUMNS: dict[str, dict[str, str]] = {
         "episode_end": "DATE", "discharge_date": "DATE", "discharge_method": "VARCHAR",
         "diag_01": "VARCHAR", "diag_02": "VARCHAR", "diag_03": "VARCHAR", "diag_04": "VARCHAR",
         "opertn_01": "VARCHAR", "opertn_02": "VARCHAR", "opertn_03": "VARCHAR", "practice_code": "VARCHAR",
-        "lsoa21": "VARCHAR", "source_file": "VARCHAR", "source_line": "BIGINT", "load_id": "VARCHAR",
+        "lsoa21": "VARCHAR", "source_month": "VARCHAR", "row_token": "VARCHAR", "load_id": "VARCHAR",
     },
     "apc_spell": {
         "person_token": "VARCHAR", "provider_code": "VARCHAR", "spell_id": "VARCHAR",
         "admission_date": "DATE", "discharge_date": "DATE", "admission_method": "VARCHAR",
         "is_emergency": "BOOLEAN", "admission_source": "VARCHAR", "discharge_method": "VARCHAR",
         "primary_diagnosis": "VARCHAR", "episode_count": "BIGINT", "length_of_stay": "BIGINT",
-        "practice_code": "VARCHAR", "lsoa21": "VARCHAR", "source_file": "VARCHAR", "load_id": "VARCHAR",
+        "practice_code": "VARCHAR", "lsoa21": "VARCHAR", "source_month": "VARCHAR", "load_id": "VARCHAR",
     },
     "ae_attendance": {
         "person_token": "VARCHAR", "provider_code": "VARCHAR", "attendance_id": "VARCHAR",
         "arrival_date": "DATE", "arrival_time": "VARCHAR", "arrival_mode": "VARCHAR", "acuity": "VARCHAR",
         "chief_complaint": "VARCHAR", "diagnosis": "VARCHAR", "departure_date": "DATE",
         "discharge_destination": "VARCHAR", "practice_code": "VARCHAR", "lsoa21": "VARCHAR",
-        "source_file": "VARCHAR", "source_line": "BIGINT", "load_id": "VARCHAR",
+        "source_month": "VARCHAR", "row_token": "VARCHAR", "load_id": "VARCHAR",
     },
     "op_appointment": {
         "person_token": "VARCHAR", "provider_code": "VARCHAR", "attendance_id": "VARCHAR",
         "appointment_date": "DATE", "attended": "VARCHAR", "is_attended": "BOOLEAN",
         "first_attendance": "VARCHAR", "treatment_specialty": "VARCHAR", "practice_code": "VARCHAR",
-        "lsoa21": "VARCHAR", "source_file": "VARCHAR", "source_line": "BIGINT", "load_id": "VARCHAR",
+        "lsoa21": "VARCHAR", "source_month": "VARCHAR", "row_token": "VARCHAR", "load_id": "VARCHAR",
     },
     "community_contact": {
         "person_token": "VARCHAR", "provider_code": "VARCHAR", "referral_id": "VARCHAR",
         "referral_date": "DATE", "team_type": "VARCHAR", "contact_id": "VARCHAR", "contact_date": "DATE",
         "attended": "VARCHAR", "is_attended": "BOOLEAN", "practice_code": "VARCHAR", "lsoa21": "VARCHAR",
-        "source_file": "VARCHAR", "source_line": "BIGINT", "load_id": "VARCHAR",
+        "source_month": "VARCHAR", "row_token": "VARCHAR", "load_id": "VARCHAR",
     },
     "mh_referral": {
         "person_token": "VARCHAR", "provider_code": "VARCHAR", "referral_id": "VARCHAR",
         "referral_date": "DATE", "closure_date": "DATE", "team_type": "VARCHAR",
         "primary_diagnosis": "VARCHAR", "practice_code": "VARCHAR", "lsoa21": "VARCHAR",
-        "source_file": "VARCHAR", "source_line": "BIGINT", "load_id": "VARCHAR",
+        "source_month": "VARCHAR", "row_token": "VARCHAR", "load_id": "VARCHAR",
     },
     "mh_contact": {
         "person_token": "VARCHAR", "provider_code": "VARCHAR", "contact_id": "VARCHAR",
         "referral_id": "VARCHAR", "contact_date": "DATE", "team_type": "VARCHAR",
-        "practice_code": "VARCHAR", "lsoa21": "VARCHAR", "source_file": "VARCHAR", "source_line": "BIGINT",
+        "practice_code": "VARCHAR", "lsoa21": "VARCHAR", "source_month": "VARCHAR", "row_token": "VARCHAR",
         "load_id": "VARCHAR",
     },
     "mh_spell": {
         "person_token": "VARCHAR", "provider_code": "VARCHAR", "spell_id": "VARCHAR",
         "referral_id": "VARCHAR", "start_date": "DATE", "end_date": "DATE", "length_of_stay": "BIGINT",
         "team_type": "VARCHAR", "primary_diagnosis": "VARCHAR", "practice_code": "VARCHAR",
-        "lsoa21": "VARCHAR", "source_file": "VARCHAR", "source_line": "BIGINT", "load_id": "VARCHAR",
+        "lsoa21": "VARCHAR", "source_month": "VARCHAR", "row_token": "VARCHAR", "load_id": "VARCHAR",
     },
     "asc_event": {
         "person_token": "VARCHAR", "event_id": "VARCHAR", "event_type": "VARCHAR", "event_start": "DATE",
         "event_end": "DATE", "support_reason": "VARCHAR", "service_type": "VARCHAR", "lsoa21": "VARCHAR",
-        "source_file": "VARCHAR", "source_line": "BIGINT", "load_id": "VARCHAR",
+        "source_month": "VARCHAR", "row_token": "VARCHAR", "load_id": "VARCHAR",
     },
     "ref_practice": {
         "practice_code": "VARCHAR", "practice_name": "VARCHAR", "pcn_code": "VARCHAR",

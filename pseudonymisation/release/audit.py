@@ -62,8 +62,15 @@ __all__ = [
     "verify",
 ]
 
-Event = Literal["release", "extract", "key_rotation", "register_install", "approver_add"]
-EVENTS: tuple[str, ...] = ("release", "extract", "key_rotation", "register_install", "approver_add")
+Event = Literal["release", "extract", "key_rotation", "key_retire", "register_install", "approver_add"]
+EVENTS: tuple[str, ...] = (
+    "release",
+    "extract",
+    "key_rotation",
+    "key_retire",
+    "register_install",
+    "approver_add",
+)
 Outcome = Literal["granted", "denied"]
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _MAX_TEXT = 500

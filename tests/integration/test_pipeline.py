@@ -20,6 +20,7 @@ from core.layout import Home
 from linkage.warehouse import open_read_only
 from pipelines.runner import PipelineFailed, load
 from pseudonymisation import KeyProvider, Tokeniser
+from tests.fixtures.lineage import with_row_tokens
 
 _NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -251,9 +252,8 @@ def test_traced_records_link_to_the_right_person(small_ics: Path, loaded: Home) 
     )
     staged = pl.concat(
         [pl.read_parquet(p) for p in loaded.pseudo_staged_dir.glob("*/*.parquet")], how="diagonal_relaxed"
-    ).select(pl.col("source_file").alias("file"), pl.col("source_line").cast(pl.Int32).alias("line"),
-             "person_token", "link_method")  # fmt: skip
-    got = untraced.join(staged, on=["file", "line"], how="inner")
+    ).select("row_token", "person_token", "link_method")
+    got = with_row_tokens(loaded, untraced).join(staged, on="row_token", how="inner")
     tokeniser = Tokeniser(KeyProvider.dev(loaded.keys).token_key(), domain="warehouse")
     got = got.with_columns(expected=tokeniser.tokenise(got["nhs_number"]))
     traced = got.filter(pl.col("link_method") != "unmatched")

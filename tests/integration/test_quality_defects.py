@@ -23,6 +23,7 @@ from linkage.linkage_quality import COUNT_COLUMNS, linkage_counts
 from pseudonymisation import KeyProvider, Tokeniser
 from quality import load_linkage_rates
 from synthetic.defects import DEFECTS
+from tests.fixtures.lineage import with_row_tokens
 
 # defect -> (check id, where the defect is counted from: "all" injected rows, or the rows that
 # reached the "identifiable" / "pseudonymised" staged records the check reads)
@@ -68,14 +69,14 @@ def defects(small_ics: Path) -> dict[str, dict[str, int]]:
     return json.loads((small_ics / "truth" / "defects.json").read_text())
 
 
-def _keys(folder: Path) -> pl.DataFrame:
-    return pl.concat(
-        [
-            pl.read_parquet(p, columns=["source_file", "source_line"]).select(
-                pl.col("source_file").alias("file"), pl.col("source_line").cast(pl.Int64).alias("line")
-            )
-            for p in sorted(folder.glob("*/*.parquet"))
-        ]
+def _keys(folder: Path, column: str = "source_file") -> pl.DataFrame:
+    """(file, line) of identifiable staged records, or the row tokens of pseudonymised ones."""
+    columns = ["source_file", "source_line"] if column == "source_file" else ["row_token"]
+    frame = pl.concat([pl.read_parquet(p, columns=columns) for p in sorted(folder.glob("*/*.parquet"))])
+    if column != "source_file":
+        return frame
+    return frame.select(
+        pl.col("source_file").alias("file"), pl.col("source_line").cast(pl.Int64).alias("line")
     )
 
 
@@ -87,7 +88,9 @@ def reached(loaded: Home, truth: pl.DataFrame) -> dict[str, pl.DataFrame]:
         "identifiable": truth.join(
             _keys(loaded.root / "identifiable" / "staged"), on=["file", "line"], how="semi"
         ),
-        "pseudonymised": truth.join(_keys(loaded.pseudo_staged_dir), on=["file", "line"], how="semi"),
+        "pseudonymised": with_row_tokens(loaded, truth)
+        .join(_keys(loaded.pseudo_staged_dir, "row_token"), on="row_token", how="semi")
+        .drop("row_token"),
     }
 
 
@@ -135,16 +138,16 @@ def test_connector_defects_are_detected(
 
 
 def test_unknown_codes_also_found_in_the_warehouse_tables(
-    dq: pl.DataFrame, reached: dict[str, pl.DataFrame], warehouse: duckdb.DuckDBPyConnection
+    dq: pl.DataFrame, reached: dict[str, pl.DataFrame], warehouse: duckdb.DuckDBPyConnection, loaded: Home
 ) -> None:
     """The warehouse check sees the codes of the tables that keep the code column."""
     rows = reached["pseudonymised"].filter(pl.col("unknown_code"))
     for source, tables in WAREHOUSE_CODE_TABLES.items():
-        mine = rows.filter(pl.col("source") == source)
+        mine = with_row_tokens(loaded, rows.filter(pl.col("source") == source))
         kept = 0
         for table in tables:  # rows of the feed that landed in a table holding the code column
-            keys = warehouse.sql(f'select source_file as file, source_line as line from "{table}"').pl()
-            kept += mine.join(keys.cast({"line": pl.Int64}), on=["file", "line"], how="semi").height
+            keys = warehouse.sql(f'select row_token from "{table}"').pl()
+            kept += mine.join(keys, on="row_token", how="semi").height
         detected = sum(_failed(dq, f"warehouse/{t}", "code_in_codelist") or 0 for t in tables)
         assert agrees(detected, kept), f"{source}: {detected} vs {kept}"
 

@@ -12,6 +12,7 @@ from bench.link import trace_quality
 from bench.truth import linkage_accuracy
 from core.layout import Home
 from pseudonymisation import Key, Tokeniser
+from tests.fixtures.lineage import with_row_tokens
 
 # Synthetic NHS numbers from the reserved 999 range (valid modulus 11).
 A, B, C, D = "9990000018", "9990000026", "9990000034", "9990000042"
@@ -47,10 +48,9 @@ def loaded(tmp_path: Path) -> tuple[Path, Home]:
     }  # fmt: skip
     for source, staged in rows.items():
         home.pseudo_staged(source).mkdir(parents=True)
-        pl.DataFrame(
-            staged, schema=["source_file", "source_line", "person_token"], orient="row"
-        ).write_parquet(home.pseudo_staged(source, "2025-04"))
-    home.gp_master.parent.mkdir(parents=True)
+        frame = pl.DataFrame(staged, schema=["file", "line", "person_token"], orient="row")
+        with_row_tokens(home, frame).drop("file", "line").write_parquet(home.pseudo_staged(source, "2025-04"))
+    home.gp_master.parent.mkdir(parents=True, exist_ok=True)
     pl.DataFrame({"nhs_number": [A, B, C]}).write_parquet(home.gp_master)
     return truth_dir, home
 

@@ -3,7 +3,7 @@
 -- care and social care records.
 
 CREATE TEMP TABLE _rec AS
-SELECT 'gp' AS src, person_token, extract_date AS activity_date, source_file, source_line,
+SELECT 'gp' AS src, person_token, extract_date AS activity_date, source_month, row_token,
        link_method, link_confidence, practice_shares_gp_data,
        birth_year_month, sex, ethnic_category, lsoa21, practice_code
 FROM stg_gp_patients
@@ -20,32 +20,32 @@ SELECT 'gp' AS src, person_token, link_method, max(link_confidence) AS link_conf
 FROM stg_gp_medications
 GROUP BY person_token, link_method
 UNION ALL BY NAME
-SELECT 'apc' AS src, person_token, episode_start AS activity_date, source_file, source_line,
+SELECT 'apc' AS src, person_token, episode_start AS activity_date, source_month, row_token,
        link_method, link_confidence, practice_shares_gp_data,
        birth_year_month, sex, ethnic_category, lsoa21, practice_code
 FROM stg_apc
 UNION ALL BY NAME
-SELECT 'ecds' AS src, person_token, arrival_date AS activity_date, source_file, source_line,
+SELECT 'ecds' AS src, person_token, arrival_date AS activity_date, source_month, row_token,
        link_method, link_confidence, practice_shares_gp_data,
        birth_year_month, sex, ethnic_category, lsoa21, practice_code
 FROM stg_ecds
 UNION ALL BY NAME
-SELECT 'outpatients' AS src, person_token, appointment_date AS activity_date, source_file, source_line,
+SELECT 'outpatients' AS src, person_token, appointment_date AS activity_date, source_month, row_token,
        link_method, link_confidence, practice_shares_gp_data,
        birth_year_month, sex, ethnic_category, lsoa21, practice_code
 FROM stg_outpatients
 UNION ALL BY NAME
-SELECT 'csds' AS src, person_token, contact_date AS activity_date, source_file, source_line,
+SELECT 'csds' AS src, person_token, contact_date AS activity_date, source_month, row_token,
        link_method, link_confidence, practice_shares_gp_data,
        birth_year_month, sex, ethnic_category, lsoa21, practice_code
 FROM stg_csds
 UNION ALL BY NAME
-SELECT 'mhsds' AS src, person_token, start_date AS activity_date, source_file, source_line,
+SELECT 'mhsds' AS src, person_token, start_date AS activity_date, source_month, row_token,
        link_method, link_confidence, practice_shares_gp_data,
        birth_year_month, sex, ethnic_category, lsoa21, practice_code
 FROM stg_mhsds
 UNION ALL BY NAME
-SELECT 'asc' AS src, person_token, event_start AS activity_date, source_file, source_line,
+SELECT 'asc' AS src, person_token, event_start AS activity_date, source_month, row_token,
        link_method, link_confidence, practice_shares_gp_data,
        birth_year_month, sex, ethnic_category, lsoa21, NULL AS practice_code
 FROM stg_asc_cld;
@@ -55,18 +55,18 @@ SELECT person_token, birth_year_month, sex, ethnic_category, lsoa21, practice_co
        registration_start, registration_end, death_year_month AS death_month
 FROM stg_gp_patients
 QUALIFY row_number() OVER (
-    PARTITION BY person_token ORDER BY extract_date DESC, source_file DESC, source_line DESC) = 1;
+    PARTITION BY person_token ORDER BY extract_date DESC, source_month DESC, row_token DESC) = 1;
 
--- "Latest" = by activity date, then source file name, then line: packed into one BIGINT, because
--- arg_max over a struct key costs twice as much at this size. Files are ranked by name (the same order
--- as comparing names); dates count days from 1900 (16 bits, to 2079; an undated record ranks oldest);
--- lines take the low 31 bits.
+-- "Latest" = by activity date, then the file's month, then the keyed row token (a fixed tie-break: the
+-- warehouse keeps no landing line to order by), packed into one BIGINT, because arg_max over a struct
+-- key costs twice as much at this size. Months are ranked in order; dates count days from 1900 (16
+-- bits, to 2079; an undated record ranks oldest); the row token's hash takes the low 31 bits.
 CREATE TEMP TABLE _file_rank AS
-SELECT source_file,
-       CASE WHEN n > 65535 THEN error('more than 65,535 staged files: the person ordering key would overflow')
+SELECT source_month,
+       CASE WHEN n > 65535 THEN error('more than 65,535 staged months: the person ordering key would overflow')
             ELSE n END AS file_rank
-FROM (SELECT source_file, row_number() OVER (ORDER BY source_file) AS n
-      FROM (SELECT DISTINCT source_file FROM _rec WHERE src <> 'gp'));
+FROM (SELECT source_month, row_number() OVER (ORDER BY source_month) AS n
+      FROM (SELECT DISTINCT source_month FROM _rec WHERE src <> 'gp'));
 
 -- arg_max ignores null values, so each field is the latest *known* value; unknown codes (sex U,
 -- ethnicity Z/99) are used only when nothing better was ever recorded.
@@ -74,8 +74,8 @@ CREATE TEMP TABLE _sec AS
 WITH r AS (
     SELECT _rec.*,
            (least(greatest(coalesce(date_diff('day', DATE '1900-01-01', activity_date), 0), 0), 65535) << 47)
-           | (coalesce(f.file_rank, 0)::BIGINT << 31) | coalesce(source_line, 0) AS ord
-    FROM _rec LEFT JOIN _file_rank AS f USING (source_file)
+           | (coalesce(f.file_rank, 0)::BIGINT << 31) | coalesce((hash(row_token) & 2147483647)::BIGINT, 0) AS ord
+    FROM _rec LEFT JOIN _file_rank AS f USING (source_month)
     WHERE src <> 'gp'
 )
 SELECT person_token,

@@ -1,0 +1,169 @@
+"""The publish-time identifier scan: every text value of every table, before the warehouse is swapped in.
+
+Column names are allow-listed (``schema.py``), but a value is only as safe as the connector that typed
+it: a name typed into a time field once reached ``ae_attendance.arrival_time`` (issue #14). So the build
+looks at the *values* of every VARCHAR column of every table and refuses to publish on a hit:
+
+* ``nhs_number`` - ten digits (optionally spaced or hyphenated 3-3-4) standing alone, with a valid
+  modulus 11 check digit. Values of the code list (``ref_codelist.code``) are exempt: SNOMED CT ids are
+  digit strings, and one in eleven ten-digit ids passes the check;
+* ``postcode`` - a UK postcode shape standing alone (``LS1 4AB``, ``ls14ab``);
+* ``date_of_birth`` - a full date in a text column (``1950-03-12``, ``12/03/1950``): dates are typed
+  ``DATE`` columns, and birth dates are kept only as a month;
+* ``name`` - a value of one to four words, each a given or family name of the GP master. The names come
+  from the identifiable zone as keyed digests (``pseudonymisation.name_digests``), never in the clear.
+  Values of the published reference vocabularies (``ref_*`` tables: ethnic groups such as "White",
+  practice and area names) are not names of people, and are exempt.
+
+The error names the table, the column, the kind and the count, never a value. One aggregate query per
+table (every check a FILTER of the same scan) keeps it to one pass over the data; only distinct
+candidate name values reach Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from linkage.warehouse.checks import WarehouseCheckError
+from pseudonymisation.name_digests import NameDigests
+
+__all__ = ["IdentifierFound", "IdentifierHit", "scan_identifiers"]
+
+# Word boundaries are "not a letter or digit", so a digit run inside a hex token never counts.
+_B, _E = "(^|[^0-9A-Za-z])", "([^0-9A-Za-z]|$)"
+_NHS = _B + r"([0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4})" + _E
+_POSTCODE = _B + r"[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}" + _E
+_DATE = r"(^|[^0-9])((19|20)[0-9]{2}-[01][0-9]-[0-3][0-9]|[0-3][0-9]/[01][0-9]/(19|20)[0-9]{2})([^0-9]|$)"
+_NAME_VALUE = r"^[A-Za-z][A-Za-z'-]*( [A-Za-z][A-Za-z'-]*){0,3}$"
+_WEIGHTS = range(10, 1, -1)  # modulus 11 weights of the first nine digits
+
+
+@dataclass(frozen=True)
+class IdentifierHit:
+    """Values of one kind of identifier found in one text column (a count, never the values)."""
+
+    table: str
+    column: str
+    kind: str
+    rows: int
+
+
+class IdentifierFound(WarehouseCheckError):
+    """The build found identifier-shaped values in text columns; nothing was published."""
+
+    def __init__(self, hits: list[IdentifierHit]) -> None:
+        self.hits = hits
+        listed = "; ".join(f"{h.table}.{h.column}: {h.rows} {h.kind} value(s)" for h in hits)
+        super().__init__(f"identifier scan refused the warehouse: {listed}")
+
+
+def _nhs_valid(col: str) -> str:
+    """SQL: the NHS-number-shaped value in ``col`` has a valid modulus 11 check digit."""
+    digits = f"regexp_replace(regexp_extract({col}, '{_NHS}', 2), '[^0-9]', '', 'g')"
+    total = " + ".join(
+        f"{w} * TRY_CAST(substr({digits}, {i + 1}, 1) AS INTEGER)" for i, w in enumerate(_WEIGHTS)
+    )
+    check = f"(11 - ({total}) % 11) % 11"
+    return f"({check} <> 10 AND {check} = TRY_CAST(substr({digits}, 10, 1) AS INTEGER))"
+
+
+def _text_columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    rows = con.execute(
+        "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'main' AND NOT internal"
+        " AND database_name = current_database() AND data_type = 'VARCHAR' ORDER BY table_name, column_index"
+    ).fetchall()
+    out: dict[str, list[str]] = {}
+    for table, column in rows:
+        out.setdefault(str(table), []).append(str(column))
+    return out
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _codes_exempt(con: duckdb.DuckDBPyConnection, tables: dict[str, list[str]]) -> str:
+    if "code" in tables.get("ref_codelist", []):
+        return " AND {col} NOT IN (SELECT code FROM ref_codelist WHERE code IS NOT NULL)"
+    return ""
+
+
+def _shape_hits(
+    con: duckdb.DuckDBPyConnection, table: str, columns: list[str], exempt: str
+) -> list[IdentifierHit]:
+    parts = []
+    for col in columns:
+        c = _q(col)
+        nhs = f"regexp_matches({c}, '{_NHS}') AND {_nhs_valid(c)}" + exempt.format(col=c)
+        parts += [
+            f"count(*) FILTER (WHERE {nhs})",
+            f"count(*) FILTER (WHERE regexp_matches({c}, '{_POSTCODE}'))",
+            f"count(*) FILTER (WHERE regexp_matches({c}, '{_DATE}'))",
+        ]
+    counts = con.execute(f"SELECT {', '.join(parts)} FROM {_q(table)}").fetchall()[0]  # noqa: S608 (catalogue names)
+    hits = []
+    for i, col in enumerate(columns):
+        for kind, n in zip(
+            ("nhs_number", "postcode", "date_of_birth"), counts[3 * i : 3 * i + 3], strict=True
+        ):
+            if n:
+                hits.append(IdentifierHit(table, col, kind, int(n)))
+    return hits
+
+
+def _vocabulary(con: duckdb.DuckDBPyConnection, tables: dict[str, list[str]]) -> set[str]:
+    """Every text value of the reference tables (small published vocabularies, not patient data)."""
+    values: set[str] = set()
+    for table, columns in tables.items():
+        if table.startswith("ref_"):
+            for col in columns:
+                rows = con.execute(f"SELECT DISTINCT {_q(col)} FROM {_q(table)}").fetchall()  # noqa: S608
+                values |= {str(v) for (v,) in rows}
+    return values
+
+
+def _name_hits(
+    con: duckdb.DuckDBPyConnection, table: str, col: str, names: NameDigests, vocabulary: set[str]
+) -> IdentifierHit | None:
+    c = _q(col)
+    candidates = con.execute(
+        f"SELECT {c}, count(*) FROM {_q(table)} WHERE regexp_matches({c}, $p) GROUP BY ALL",  # noqa: S608
+        {"p": _NAME_VALUE},
+    ).fetchall()
+    rows = 0
+    for value, n in candidates:
+        if value in vocabulary:
+            continue
+        words = [_word(w) for w in str(value).split(" ")]
+        if words and all(w in names for w in words):
+            rows += int(n)
+    return IdentifierHit(table, col, "name", rows) if rows else None
+
+
+def _word(text: str) -> str:
+    """The scan's form of a word, as the GP master keys names (A-Z only, upper case)."""
+    return "".join(ch for ch in text.upper() if "A" <= ch <= "Z")
+
+
+def scan_identifiers(con: duckdb.DuckDBPyConnection, names: NameDigests | None = None) -> list[IdentifierHit]:
+    """Scan every text column of every table on ``con``; raise `IdentifierFound` on any hit.
+
+    ``names`` are the GP master's names as keyed digests (without them the name check is skipped).
+    Returns the (empty) list of hits when the warehouse is clean.
+    """
+    tables = _text_columns(con)
+    exempt = _codes_exempt(con, tables)
+    vocabulary = _vocabulary(con, tables) if names is not None and len(names) else set()
+    hits: list[IdentifierHit] = []
+    for table, columns in tables.items():
+        col_exempt = "" if table == "ref_codelist" else exempt
+        hits += _shape_hits(con, table, columns, col_exempt)
+        if names is not None and len(names) and not table.startswith("ref_"):
+            hits += [
+                h for col in columns if (h := _name_hits(con, table, col, names, vocabulary)) is not None
+            ]
+    if hits:
+        raise IdentifierFound(hits)
+    return hits
