@@ -69,6 +69,16 @@ def _nhs_valid(col: str) -> str:
     return f"({check} <> 10 AND {check} = TRY_CAST(substr({digits}, 10, 1) AS INTEGER))"
 
 
+# Columns whose values the pipeline makes itself (never copied from an extract): load and run ids
+# (Dagster run ids, hex) and keyed tokens. Random hex can take a postcode's shape ("d102ac"), so
+# scanning them would refuse every load; nothing delivered can reach them.
+_GENERATED = frozenset({"load_id", "run_id", "row_token"})
+
+
+def _generated(column: str) -> bool:
+    return column in _GENERATED or column.endswith("_token")
+
+
 def _text_columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     rows = con.execute(
         "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'main' AND NOT internal"
@@ -76,7 +86,8 @@ def _text_columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     ).fetchall()
     out: dict[str, list[str]] = {}
     for table, column in rows:
-        out.setdefault(str(table), []).append(str(column))
+        if not _generated(str(column)):
+            out.setdefault(str(table), []).append(str(column))
     return out
 
 

@@ -5,14 +5,14 @@ import dagster as dg
 
 from linkage.warehouse import open_read_only
 from pipelines.catalog import owned
-from pipelines.keys import warehouse_key
+from pipelines.keys import PUBLISH_KEY
 from pipelines.resources import PhmPaths
 from quality.disclosure_risk import K_THRESHOLD, report_paths, write_report
 
 
 @dg.asset(
     key=["reports", "disclosure_risk"],
-    deps=[warehouse_key("person")],
+    deps=[PUBLISH_KEY],  # what analysts can read: the published warehouse
     group_name="reports",
     kinds={"json"},
     description="Re-identification risk: people by k-anonymity class size on the warehouse's "
