@@ -213,21 +213,14 @@ def read_landing_bytes(path: Path, file: str) -> bytes:
     """The bytes of a landing file, safely: a regular file only, never blocking, gz decompressed.
 
     The manifest beside it (if any) is checked against the delivered bytes here (SHA-256); its row
-    count is checked by the load once the rows are counted. Line ends must be LF or CRLF: a CR-only
-    file would read as one long line.
+    count is checked by the load once the rows are counted. Line ends (LF, CRLF, or CR only) are the
+    record reader's business (`connectors.rawfile`).
     """
     raw = read_regular(path, file)
     manifest = read_manifest(path, file, read_regular)
     if manifest is not None:
         check_digest(manifest, raw, file)
     data = _gunzip(raw, file) if path.name.endswith(".gz") else raw
-    if b"\r" in data:
-        bare = re.search(rb"\r(?!\n)", data)
-        if bare is not None:
-            line = data.count(b"\n", 0, bare.start()) + 1
-            raise ExtractFileError(
-                file, f"CR-only line end on line {line}; line ends must be LF or CRLF (resend the file)"
-            )
     return data
 
 

@@ -58,7 +58,9 @@ def splink_scores(
     with _seeded_global_random(seed):
         frames = _register(con, lprep, rprep, backend)
         prior = None if link_rate is None else min(max(link_rate / rprep.height, 1e-12), 1.0)
-        linker = _linker(frames, _settings(columns, prior if prior is not None else 1e-4), validate=True)
+        linker = _linker(
+            frames, _settings(columns, prior if prior is not None else 1e-4, backend), validate=True
+        )
         if prior is None:
             _estimate_prior(linker, columns)
         linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
@@ -158,8 +160,9 @@ def _register(
     ]
 
 
-def _settings(columns: set[str], prior: float) -> Model:
-    """The model's starting settings as Splink's settings dictionary (what `settings_json` saves)."""
+def _settings(columns: set[str], prior: float, backend: str = "duckdb") -> Model:
+    """The model's starting settings as Splink's settings dictionary (what `settings_json` saves), in
+    the SQL dialect of `backend` (the same comparisons and rules, written for the engine that runs them)."""
     from splink import SettingsCreator
 
     creator = SettingsCreator(
@@ -170,7 +173,7 @@ def _settings(columns: set[str], prior: float) -> Model:
         retain_intermediate_calculation_columns=False,
         retain_matching_columns=True,
     )
-    return creator.create_settings_dict(sql_dialect_str="duckdb")
+    return creator.create_settings_dict(sql_dialect_str=backend)
 
 
 def _linker(frames: list[Any], model: Model, *, validate: bool = False) -> Any:

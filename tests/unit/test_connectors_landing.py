@@ -132,15 +132,6 @@ def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
     assert outcome == ["apc/apc_2026-04.csv: not a regular file (FIFO): refused"]
 
 
-def test_cr_only_line_ends_name_the_file_and_line(tmp_path: Path) -> None:
-    path = _put(tmp_path, "apc/apc_2026-03.csv", b"a,b\r\nc,d\re,f\n")
-    with pytest.raises(ExtractFileError) as info:
-        read_landing_bytes(path, "apc/apc_2026-03.csv")
-    assert str(info.value) == (
-        "apc/apc_2026-03.csv: CR-only line end on line 2; line ends must be LF or CRLF (resend the file)"
-    )
-
-
 def test_a_manifest_whose_digest_differs_fails_the_file(tmp_path: Path) -> None:
     path = _put(tmp_path, "apc/apc_2026-03.csv", HEADER.encode())
     _put(

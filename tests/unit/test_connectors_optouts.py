@@ -177,6 +177,17 @@ def test_type1_from_every_delivery_and_kept_across_loads(tmp_path: Path) -> None
         f"{header}\n{E},A12345,E1,2025-06-01,{TYPE1_OPT_OUT_SNOMED},,\n",
     )
     _put(landing, "reference/postcode_lsoa.csv", "Postcode,LSOA21CD\nM1 1AE,E01000001\n")
+    _put(
+        landing,
+        "reference/practices.csv",
+        "Practice_Code,Practice_Name,PCN_Code,PCN_Name,Place,Practice_Postcode\n"
+        "A12345,Kestrel Medical Centre,U87528,Northvale East 1 PCN,Northvale,QA4 1HG\n",
+    )
+    _put(
+        landing,
+        "reference/lsoa_imd.csv",
+        "LSOA21CD,LSOA21NM,IMD_Decile,Place\nE01000001,Northvale 032,6,Northvale\n",
+    )
     home = Home(tmp_path / "home").prepare()
     assert load_registers(landing, home).opt_outs.type1 == frozenset({A, C, D, E})
     for name in ("gp_events_2025-04.csv", "gp_events_2025-05.csv", "gp_events_2025-06_v2.csv"):

@@ -26,6 +26,7 @@ def test_bytes_replace_the_file_and_the_folder_is_made(tmp_path: Path) -> None:
 
 
 def test_without_a_mode_the_umask_decides(tmp_path: Path) -> None:
+    tmp_path.chmod(0o755)  # pytest's tmp folders are 0700, where every file is made 0600 (core.files)
     old = os.umask(0o027)
     try:
         write_public(tmp_path / "a.txt", b"x")
