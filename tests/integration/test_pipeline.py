@@ -20,6 +20,7 @@ from core.layout import Home
 from linkage.warehouse import open_read_only
 from pipelines.runner import PipelineFailed, load
 from pseudonymisation import KeyProvider, Tokeniser
+from tests.fixtures.landing_edits import without_manifest
 from tests.fixtures.lineage import with_row_tokens
 
 _NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -220,7 +221,7 @@ def test_malformed_file_fails_its_partition_and_leaves_warehouse_intact(
     staged_before = _load_ids(home, "apc")
     months = steps.landing_months(data / "landing")
     bad = data / "landing" / "apc" / f"apc_{months[2]}.csv"
-    bad.write_bytes(bad.read_bytes() + b"\xff\xfe not utf-8\n")
+    without_manifest(bad).write_bytes(bad.read_bytes() + b"\xff\xfe not utf-8\n")
     with dg.instance_for_test() as instance, pytest.raises(PipelineFailed) as failure:
         load(data=data, home=home, instance=instance)
     message = str(failure.value)

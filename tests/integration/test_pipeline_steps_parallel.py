@@ -15,6 +15,7 @@ import load as steps
 from connectors.spec import EXTRACTS
 from core.layout import Home
 from pseudonymisation import KeyProvider
+from tests.fixtures.landing_edits import without_manifest
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +91,7 @@ def _expected_counts(ics: Path, file: str) -> steps.StageCounts:
 def test_a_bad_file_fails_only_its_month(tiny_ics: Path, tmp_path: Path) -> None:
     data = tmp_path / "landing"
     shutil.copytree(tiny_ics / "landing", data)
-    (data / "ecds" / "ecds_2026-09.csv").write_bytes(b"")
+    without_manifest(data / "ecds" / "ecds_2026-09.csv").write_bytes(b"")
     (data / "apc" / "apc_2026-10.csv").unlink()
     home = Home(tmp_path / "home").prepare()
     registers = steps.load_registers(data, home)

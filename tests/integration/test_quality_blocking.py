@@ -14,6 +14,7 @@ import pytest
 
 from core.layout import Home
 from pipelines.runner import PipelineFailed, load
+from tests.fixtures.landing_edits import without_manifest
 
 
 @dataclass
@@ -43,7 +44,7 @@ def corrupted(tiny_ics: Path, tmp_path: Path) -> Corrupted:
                 lines[i] = line + ",extra"
                 rejected.add((f"apc/{path.name}", i + 2))  # physical line: the header is line 1
         lines_in_all += len(lines)
-        path.write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
+        without_manifest(path).write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
     return Corrupted(out, len(rejected), lines_in_all, len(rejected | generator_rejects))
 
 
