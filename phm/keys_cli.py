@@ -13,7 +13,7 @@ import typer
 
 from core.errors import Refused
 from core.layout import DEFAULT_HOME, Home
-from phm.release_cli import HomeOpt, KeysOpt, _installed_sha, key_dir, provider
+from phm.release_cli import HomeOpt, KeysOpt, audit_for_keys, key_dir, provider
 
 
 def register_commands(app: typer.Typer, keys_app: typer.Typer) -> None:
@@ -29,19 +29,13 @@ def register_commands(app: typer.Typer, keys_app: typer.Typer) -> None:
     ) -> None:
         """After a verified rotation: check no old-version token is left in the home, then destroy the
         retired keys (audited)."""
-        from pseudonymisation.release import AuditError, AuditLog
         from pseudonymisation.retire import RetireError, retire_keys
 
         h = Home(home.resolve())
         folder = key_dir(h, keys)
         if folder is None:
             raise Refused("keys from the environment are retired in the secret store (docs/runbook_keys.md)")
-        try:
-            log = AuditLog.for_home(h, provider(h, keys))
-            log.head()
-        except AuditError as exc:
-            raise Refused(f"key retirement refused, the audit log cannot be used: {exc}") from None
-        sha = _installed_sha(h)
+        log, sha = audit_for_keys(h, keys, "key retirement")
         try:
             result = retire_keys(h, folder, confirm=confirm)
         except RetireError as exc:

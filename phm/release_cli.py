@@ -15,7 +15,7 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -55,6 +55,19 @@ def _installed_sha(home: Home) -> str | None:
         return load_installed(home).sha256
     except GovernanceError:
         return None
+
+
+def audit_for_keys(h: Home, keys: Path | None, action: str) -> tuple[Any, str | None]:
+    """The audit log a key command appends to (its chain checked first) and the installed bundle's hash;
+    refused, naming `action`, when the log cannot be used."""
+    from pseudonymisation.release import AuditError, AuditLog
+
+    try:
+        log = AuditLog.for_home(h, provider(h, keys))
+        log.head()
+    except AuditError as exc:
+        raise Refused(f"{action} refused, the audit log cannot be used: {exc}") from None
+    return log, _installed_sha(h)
 
 
 def _publish_report(home: Home, keys: KeyProvider) -> None:
@@ -179,18 +192,12 @@ def register_commands(app: typer.Typer) -> None:
     def keys_rotate(home: HomeOpt = DEFAULT_HOME, keys: KeysOpt = None) -> None:
         """New key version; re-tokenise, re-encrypt the vault, rewrite staged + warehouse; retire old keys (audited)."""
         from pseudonymisation.keys import KeyUnavailableError
-        from pseudonymisation.release import AuditError, AuditLog
         from pseudonymisation.rotate import RotationError, rotate_keys
 
         h = Home(home.resolve())
         if key_dir(h, keys) is None:
             raise Refused("keys from the environment are rotated in the secret store (docs/runbook_keys.md)")
-        try:
-            log = AuditLog.for_home(h, provider(h, keys))
-            log.head()
-        except AuditError as exc:
-            raise Refused(f"key rotation refused, the audit log cannot be used: {exc}") from None
-        sha = _installed_sha(h)
+        log, sha = audit_for_keys(h, keys, "key rotation")
         try:
             result = rotate_keys(h, keys or h.keys)
         except (RotationError, KeyUnavailableError) as exc:
