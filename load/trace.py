@@ -12,7 +12,7 @@ import polars as pl
 import linkage
 from connectors.landing import dbs_response_stem, dbs_responses, read_regular
 from connectors.spec import EXTRACTS, GP_SOURCES
-from core.files import private_dir, write_private
+from core.files import make_parents, write_private
 from core.layout import Home
 from linkage import dbs, review
 from linkage.trace import UNMATCHED
@@ -129,7 +129,8 @@ def national_trace(
     if pending.height:
         request = home.dbs_request(_request_stem(home, national.landing))
         body = dbs.request_bytes(pending)
-        write_private(private_dir(request.parent) / request.name, body, replace=True)
+        make_parents(request)  # 0700 folders below the identifiable zone
+        write_private(request, body, replace=True)
         counts["dbs/requested"] = body.count(b"\r\n") - 1
         if national.answer is not None:
             national.answer(request, national.landing)
@@ -149,11 +150,8 @@ def national_trace(
         pl.when(hit).then(pl.col("_dbs_conf")).otherwise(pl.col("link_confidence")).alias("link_confidence"),
     ).drop("_dbs_number", "_dbs_conf")
     counts["dbs/quarantined"] = quarantined
-    write_private(
-        private_dir(home.dbs_status.parent) / home.dbs_status.name,
-        (json.dumps(counts, sort_keys=True) + "\n").encode(),
-        replace=True,
-    )
+    make_parents(home.dbs_status)
+    write_private(home.dbs_status, (json.dumps(counts, sort_keys=True) + "\n").encode(), replace=True)
     return out, counts
 
 

@@ -209,3 +209,8 @@ def _print_national_trace(home: Home, console: Console) -> None:
         + ", ".join(f"{k.removeprefix('dbs/').replace('_', ' ')} {v}" for k, v in shown.items())
         + (f"  |  request file in {home.dbs_outbox}" if counts.get("dbs/requested") else "")
     )
+    if counts.get("dbs/awaiting_response"):
+        console.print(
+            "  Not an error: records awaiting a DBS response stay untraced until the response is dropped "
+            "into landing/dbs/ (docs/extracts.md); the next run applies it."
+        )
