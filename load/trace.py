@@ -151,7 +151,7 @@ def national_trace(
     ).drop("_dbs_number", "_dbs_conf")
     counts["dbs/quarantined"] = quarantined
     make_parents(home.dbs_status)
-    write_private(home.dbs_status, (json.dumps(counts, sort_keys=True) + "\n").encode(), replace=True)
+    write_private(home.dbs_status, (json.dumps(counts) + "\n").encode(), replace=True)  # in stage order
     return out, counts
 
 
