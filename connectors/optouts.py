@@ -141,8 +141,10 @@ def _type1_from_gp_events(path: Path, rel: str) -> set[str]:
     header, _ = parse_header(data, rel, spec.GP_EVENTS.names)
     i_nhs = header.index(spec.GP_EVENTS.column("nhs_number").name)
     i_code = header.index(spec.GP_EVENTS.column("snomed_code").name)
-    found: set[str] = set()
-    unreadable: list[int] = []
+    # Gather every candidate first and normalise them in one vectorised call: a per-line call costs a
+    # frame each, and a large ICS has tens of thousands of Type 1 lines.
+    owners: list[int] = []  # the line each candidate came from
+    candidates: list[str] = []
     pos, counted_to, line_no = data.find(code), 0, 1
     while pos >= 0:
         start = data.rfind(b"\n", 0, pos) + 1
@@ -150,17 +152,25 @@ def _type1_from_gp_events(path: Path, rel: str) -> set[str]:
         end = len(data) if end < 0 else end
         line_no += data.count(b"\n", counted_to, start)  # running count: one pass over the file
         counted_to = start
-        line = data[start:end].decode("utf-8").rstrip("\r")
-        fields = next(csv.reader(io.StringIO(line)), [])
-        if len(fields) == len(header):
-            candidates = [fields[i_nhs]] if fields[i_code].strip() == spec.TYPE1_OPT_OUT_SNOMED else []
-        else:
-            candidates = fields
-        valid = set(normalise_nhs_series(pl.Series(candidates, dtype=pl.String)).drop_nulls().to_list())
-        if candidates and not valid and line_no > 1:
-            unreadable.append(line_no)
-        found |= valid
+        if line_no > 1:  # the header is not a record
+            line = data[start:end].decode("utf-8").rstrip("\r")
+            fields = next(csv.reader(io.StringIO(line)), [])
+            if len(fields) == len(header):
+                found_here = [fields[i_nhs]] if fields[i_code].strip() == spec.TYPE1_OPT_OUT_SNOMED else []
+            else:
+                found_here = fields
+            candidates += found_here
+            owners += [line_no] * len(found_here)
         pos = data.find(code, end)
+    checked = pl.DataFrame(
+        {
+            "line": pl.Series(owners, dtype=pl.Int64),
+            "nhs": normalise_nhs_series(pl.Series(candidates, dtype=pl.String)),
+        }
+    )
+    found = set(checked["nhs"].drop_nulls().to_list())
+    per_line = checked.group_by("line").agg(pl.col("nhs").is_not_null().any().alias("readable"))
+    unreadable = sorted(per_line.filter(~pl.col("readable"))["line"].to_list())
     if unreadable:
         raise ExtractFileError(
             rel,
