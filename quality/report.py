@@ -55,6 +55,7 @@ def _published_pass_pct() -> pl.Expr:
 
 
 def _checks(results: pl.DataFrame) -> tuple[list[list[str]], list[list[str]]]:
+    # checks per outcome: a count of checks, not of people or records, so shown as it is
     summary = [[o, str(n)] for o, n in results.group_by("outcome").len().sort("outcome").iter_rows()]
     # Row counts of a check can count people: published like any other count (1-7 *, others to 5).
     flagged = results.filter(pl.col("outcome") != "pass").sort("asset", "expectation")
