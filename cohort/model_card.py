@@ -1,8 +1,11 @@
 """A model card per run (Markdown, and HTML rendered by `reports`): what the model is for, how it was trained,
 how well it does overall, against baselines and by subgroup, and what it must not be used for.
 
-Counts in the card (people, events) go through primary suppression and rounding
-(`core.disclosure.round_and_suppress`): the card is an aggregate that may travel beyond the analysts.
+Counts in the card (people, events) go through `core.disclosure`: the card is an aggregate that may
+travel beyond the analysts. A count shown alone through `safe_count` (1-7 suppressed as `*`, others
+rounded to 5); counts that add up to one shown beside them (the subgroups of each grouping, the
+deciles of the calibration table, the risk tiers and segments) as one table with that total
+(`protect_table`, secondary suppression included), so no suppressed cell follows by subtraction.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import polars as pl
 from cohort.aggregates import pyramid_table
 from cohort.model import OUTCOME, RiskModel, RunResult
 from cohort.segments import segment_table
-from core.disclosure import round_and_suppress
+from core.disclosure import SUPPRESSED, protect_table, safe_count_text
 from core.files import write_public
 from core.tables import markdown_table
 from reports import charts, markdown_html, render, write_page
@@ -48,10 +51,29 @@ def _fmt(value: Any) -> str:
 
 
 def _published(n: Any) -> str:
-    if n is None:
-        return "—"
-    out = round_and_suppress(pl.DataFrame({"n": [int(n)]}))
-    return str(out["n_display"][0])
+    """A count shown alone: "—" when not known, else `safe_count_text`."""
+    return "—" if n is None else safe_count_text(int(n))
+
+
+def _already_published(n: Any) -> str:
+    """A count a protected table published already (null: suppressed)."""
+    return SUPPRESSED if n is None else str(n)
+
+
+def _subgroup_rows(subgroups: pl.DataFrame) -> list[list[str]]:
+    """The subgroup table's rows. Each grouping (sex, age band, ...) splits the held-out people, whose
+    people and events the card shows, so its counts are protected with that total (`protect_table`)."""
+    shown: dict[tuple[str, str, str], str] = {}
+    for (group,), part in subgroups.group_by("group", maintain_order=True):
+        for count in ("n", "events"):
+            safe = protect_table(part.select("value", pl.col(count).cast(pl.Int64).alias("n")), ["value"])
+            for value, display in safe.filter(~pl.col("total")).select("value", "n_display").iter_rows():
+                shown[(str(group), str(value), count)] = str(display)
+    return [
+        [r["group"], r["value"], shown[(r["group"], r["value"], "n")], shown[(r["group"], r["value"], "events")],
+         *(_fmt(r.get(k)) for k in _METRICS)]
+        for r in subgroups.iter_rows(named=True)
+    ]  # fmt: skip
 
 
 def _metric_row(label: str, m: dict[str, Any]) -> list[str]:
@@ -102,7 +124,7 @@ def render_markdown(result: RunResult, *, created_at: str | None = None) -> str:
         markdown_table(
             ["decile", "people", "mean predicted", "observed"],
             [
-                [str(r["bin"]), _published(r["n"]), _fmt(r["mean_predicted"]), _fmt(r["observed"])]
+                [str(r["bin"]), _already_published(r["n"]), _fmt(r["mean_predicted"]), _fmt(r["observed"])]
                 for r in ev.calibration.iter_rows(named=True)
             ],
         ),  # fmt: skip
@@ -111,7 +133,7 @@ def render_markdown(result: RunResult, *, created_at: str | None = None) -> str:
         "",
         markdown_table(
             ["group", *head],
-            [[r["group"], *_metric_row(r["value"], r)] for r in ev.subgroups.iter_rows(named=True)],
+            _subgroup_rows(ev.subgroups),
         ),
         "",
         "## Risk tiers (Kaiser pyramid)",

@@ -13,7 +13,7 @@ import polars as pl
 from scipy.special import expit
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from core.disclosure import round_and_suppress
+from core.disclosure import protect_table
 
 MIN_EVENTS_FOR_METRICS = 10  # subgroups with fewer events (or non-events) get no metrics
 # Said in the metrics (and so the model card and metadata) when the recalibration fit has no solution.
@@ -112,13 +112,21 @@ def subgroup_metrics(frame: pl.DataFrame, score_col: str = "p", outcome_col: str
     return pl.DataFrame(rows).sort("group", "value")
 
 
+def _over_bins(raw: pl.DataFrame, count: str) -> pl.Series:
+    """`count` of every bin as published with the others and their total (in bin order)."""
+    safe = protect_table(raw.select("bin", pl.col(count).alias("n")), ["bin"], "n")
+    return safe.filter(~pl.col("total"))["n"].alias(count)
+
+
 def calibration_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pl.DataFrame:
     """Observed rate against mean predicted risk by decile of predicted risk (the calibration plot).
 
-    The table travels (Dagster metadata, the model card), so its counts are published ones
-    (`core.disclosure.round_and_suppress`): `n` and `events` rounded to 5, null when 1-7, and
-    `observed` is events / n *of the published counts* (null when either is suppressed), so the rate
-    cannot give back an exact event count. Discrimination and calibration metrics use the raw values.
+    The table travels (Dagster metadata, the model card), so its counts are published ones: `n` and
+    `events` each a one-way table over the deciles with their total (`core.disclosure.protect_table`:
+    rounded to 5, null when 1-7, and secondary suppression, since the overall people and events are
+    shown beside it), and `observed` is events / n *of the published counts* (null when either is
+    suppressed), so the rate cannot give back an exact event count. Discrimination and calibration
+    metrics use the raw values.
     """
     frame = pl.DataFrame({"y": y.astype(np.float64), "p": p.astype(np.float64)})
     frame = frame.with_columns(
@@ -134,8 +142,8 @@ def calibration_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pl.DataFr
         .sort("bin")
         .with_columns((pl.col("bin") + 1).alias("bin"))
     )
-    n = round_and_suppress(raw.select("n"), "n")["n"]
-    events = round_and_suppress(raw.select(pl.col("events").alias("n")), "n")["n"]
+    n = _over_bins(raw, "n")
+    events = _over_bins(raw, "events")
     published = raw.with_columns(n.alias("n"), events.alias("events"))
     return published.with_columns(
         pl.when(pl.col("n") > 0).then(pl.col("events") / pl.col("n")).otherwise(None).alias("observed")

@@ -46,10 +46,13 @@ UNION ALL
 SELECT practice_code, 'not traced (pseudo-ID)', count(*)::BIGINT FROM person
 WHERE link_method = 'unmatched' AND practice_code IS NOT NULL GROUP BY ALL
 """
-_OPT_OUT_SQL = """
-SELECT practice_code, 'records removed by opt-outs' AS measure, sum(rows)::BIGINT AS n
-FROM opt_out_summary WHERE practice_code IS NOT NULL GROUP BY ALL
-"""
+# The warehouse publishes opt-outs per practice, PCN and place already protected as one hierarchy
+# (`opt_out_by_area`); an area takes its own node as published, never a sum of its practices.
+OPT_OUT_MEASURE = "records removed by opt-outs"
+_OPT_OUT_SQL = (
+    "SELECT level, area, rows AS n, rows_display AS n_display FROM opt_out_by_area WHERE level <> 'ics'"
+)
+_OPT_OUT_SCHEMA = {"level": pl.String, "area": pl.String, "n": pl.Int64, "n_display": pl.String}
 _COHORT_SQL = """
 SELECT f.practice_code, c.cohort_id, count(DISTINCT c.person_token)::BIGINT AS n
 FROM cohort_member AS c JOIN features AS f USING (person_token) WHERE f.practice_code IS NOT NULL GROUP BY ALL
@@ -73,6 +76,7 @@ class Cells:
     people: pl.DataFrame
     missing: pl.DataFrame
     cohorts: pl.DataFrame
+    opt_outs: pl.DataFrame  # published already: level (practice, pcn, place), area, n, n_display
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -82,13 +86,17 @@ def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
 def read_cells(con: duckdb.DuckDBPyConnection) -> Cells:
     """The practice-level cells of the warehouse behind `con`."""
     tables = _tables(con)
-    missing_sql = _MISSING_SQL + (" UNION ALL " + _OPT_OUT_SQL if "opt_out_summary" in tables else "")
+    opt_outs = (
+        con.sql(_OPT_OUT_SQL).pl().cast(_OPT_OUT_SCHEMA)
+        if "opt_out_by_area" in tables
+        else pl.DataFrame(schema=_OPT_OUT_SCHEMA)
+    )
     cohorts = (
         con.sql(_COHORT_SQL).pl()
         if "cohort_member" in tables
         else pl.DataFrame(schema={"practice_code": pl.String, "cohort_id": pl.String, "n": pl.Int64})
     )
-    return Cells(con.sql(_CELLS_SQL).pl(), con.sql(missing_sql).pl(), cohorts)
+    return Cells(con.sql(_CELLS_SQL).pl(), con.sql(_MISSING_SQL).pl(), cohorts, opt_outs)
 
 
 def areas(con: duckdb.DuckDBPyConnection) -> list[Area]:
@@ -127,16 +135,32 @@ def people_table(cells: Cells, area: Area, by: list[str]) -> pl.DataFrame:
     return protected(_in(cells.people, area), by)
 
 
+def _opt_out_rows(cells: Cells, area: Area, places: dict[str, str]) -> pl.DataFrame:
+    """The published opt-out count of `area` (per place for the whole ICS): measure, place, n, n_display."""
+    kind, _, code = area.key.partition(":")
+    level = {"all": "place", "place": "place", "pcn": "pcn", "practice": "practice"}[kind]
+    rows = cells.opt_outs.filter(pl.col("level") == level)
+    if kind != "all":
+        rows = rows.filter(pl.col("area") == code)
+    place = (
+        pl.col("area")
+        if level == "place"
+        else pl.lit(next((places[p] for p in sorted(area.practices) if p in places), "unknown"))
+    )
+    return rows.select(pl.lit(OPT_OUT_MEASURE).alias("measure"), place.alias("place"), "n", "n_display")
+
+
 def missing_table(cells: Cells, area: Area, places: dict[str, str]) -> pl.DataFrame:
-    """Who is missing in `area`, by measure and place (each measure its own protected table)."""
+    """Who is missing in `area`, by measure and place (each measure its own protected table; opt-outs
+    as the warehouse publishes them)."""
     frame = _in(cells.missing, area).with_columns(
         pl.col("practice_code").replace_strict(places, default="unknown").alias("place")
     )
     parts = [
         protected(part, ["measure", "place"]) for _, part in frame.group_by("measure", maintain_order=True)
     ]
-    return pl.concat(parts) if parts else pl.DataFrame(schema={"measure": pl.String, "place": pl.String,
-                                                                "n": pl.Int64, "n_display": pl.String})  # fmt: skip
+    parts.append(_opt_out_rows(cells, area, places))
+    return pl.concat(parts, how="vertical_relaxed")
 
 
 def published_total(cells: Cells, area: Area, *, risk_tiers: tuple[str, ...] | None = None) -> str:

@@ -22,7 +22,9 @@ Rounding to 5 adds further protection on top.
 `protect_hierarchy` treats each parent with its children as a line (practice ⊂ PCN ⊂ place ⊂ total), so
 a parent minus its visible children, children summed against a parent, or the total minus the parts
 always leaves at least two suppressed cells. **A count published alone** (a cohort size in Dagster
-metadata, one figure in a report) goes through `safe_count`: the same 1-7 / round-to-5 rule.
+metadata, one figure in a report) goes through `safe_count`: the same 1-7 / round-to-5 rule. **A rate**,
+shown with or without its counts, goes through `published_rate`: published counts only, and none where
+the numerator, the denominator or the remainder is 1-7.
 """
 
 from __future__ import annotations
@@ -90,6 +92,17 @@ def safe_counts(counts: Mapping[str, _V]) -> dict[str, _V | int | str]:
         k: metadata_count(v) if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else v
         for k, v in counts.items()
     }
+
+
+def published_rate(numerator: pl.Expr | str, denominator: pl.Expr | str) -> pl.Expr:
+    """A share safe to publish with (or instead of) its counts: the published numerator over the
+    published denominator, null when the numerator, the denominator or the rest (denominator minus
+    numerator) is 1-7, or the denominator is 0. A rate of exact counts would give a small numerator
+    back from a shown denominator, and 99 % of 300 gives back the 3 who are not in it."""
+    num = pl.col(numerator) if isinstance(numerator, str) else numerator
+    den = pl.col(denominator) if isinstance(denominator, str) else denominator
+    small = _is_small(num) | _is_small(den) | _is_small(den - num) | (den == 0)
+    return pl.when(small).then(None).otherwise(_rounded(num) / _rounded(den))
 
 
 def round_and_suppress(counts: pl.DataFrame, count_col: str = "n") -> pl.DataFrame:

@@ -2,8 +2,9 @@
 
 Four routes out of the data, each broken down where the warehouse knows enough to break it down:
 
-* `opted_out` — rows removed for the National Data Opt-out or a Type 1 opt-out (`opt_out_summary`), by
-  route, practice and place. Removed people left no demographics behind, so no IMD or ethnicity split.
+* `opted_out` — rows removed for the National Data Opt-out or a Type 1 opt-out, by route
+  (`opt_out_summary`), practice and place (`opt_out_by_area`): published by the warehouse already
+  protected, so shown as published. Removed people left no demographics behind, so no IMD or ethnicity split.
 * `no_gp_data` — people whose registered practice does not share GP data (`person.gp_data_shared` false):
   by practice, place, IMD quintile and ethnic group. Their GP-derived measures are missing, not zero.
 * `quarantined` — rows rejected by the connectors (`quarantine_summary`), by source and reason.
@@ -62,6 +63,45 @@ def _protect(measure: str, dimension: str, counts: pl.DataFrame) -> pl.DataFrame
     )
 
 
+def _opted_out(con: duckdb.DuckDBPyConnection) -> list[pl.DataFrame]:
+    """The opt-out breakdowns as the warehouse publishes them (already protected, so taken as they are,
+    never re-summed or rounded again): by route from `opt_out_summary`, by practice and place from
+    `opt_out_by_area`, each followed by the ICS total."""
+    published = "rows AS n, rows_display AS n_display, suppression"
+    queries = {
+        "route": f"SELECT route AS value, {published} FROM opt_out_summary "  # noqa: S608 (fixed SQL)
+        "WHERE source IS NULL AND month IS NULL AND route IS NOT NULL ORDER BY value",
+        **{
+            level: f"SELECT area AS value, {published} FROM opt_out_by_area "  # noqa: S608
+            f"WHERE level = '{level}' ORDER BY value"
+            for level in ("practice", "place")
+        },
+    }
+    total = con.sql(f"SELECT 'Total' AS value, {published} FROM opt_out_by_area WHERE level = 'ics'").pl()  # noqa: S608
+    parts = []
+    for dimension, sql in queries.items():
+        cells = con.sql(sql).pl()
+        if total.height == 0:  # nothing removed: a zero total, as for any other empty measure
+            parts.append(_protect("opted_out", dimension, cells.select("value", pl.col("n").cast(pl.Int64))))
+            continue
+        frame = pl.concat(
+            [cells.with_columns(total=pl.lit(False)), total.with_columns(total=pl.lit(True))],
+            how="vertical_relaxed",
+        )
+        parts.append(
+            frame.select(
+                pl.lit("opted_out").alias("measure"),
+                pl.lit(dimension).alias("dimension"),
+                pl.col("value").cast(pl.String),
+                pl.col("n").cast(pl.Int64),
+                pl.col("n_display").cast(pl.String),
+                pl.col("suppression").cast(pl.String),
+                "total",
+            )
+        )
+    return parts
+
+
 def coverage(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """The coverage breakdown of the warehouse behind `con`, disclosure-protected, in long form.
 
@@ -77,14 +117,7 @@ def coverage(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
                 f"WHERE {predicate} GROUP BY ALL ORDER BY value",
             )
             parts.append(_protect(measure, dimension, counts))
-    for dimension, expr in {"route": "coalesce(route, 'Unknown')", "practice": "coalesce(o.practice_code, 'Unknown')",
-                            "place": "coalesce(p.place, 'Unknown')"}.items():  # fmt: skip
-        counts = _count(
-            con,
-            f"SELECT {expr} AS value, sum(o.rows) AS n FROM opt_out_summary AS o "  # noqa: S608
-            "LEFT JOIN ref_practice AS p ON p.practice_code = o.practice_code GROUP BY ALL ORDER BY value",
-        )
-        parts.append(_protect("opted_out", dimension, counts))
+    parts += _opted_out(con)
     for dimension, expr in {"source": "source", "reason": "reason"}.items():
         counts = _count(
             con,

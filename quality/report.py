@@ -1,7 +1,7 @@
 """The per-run data quality and coverage report (HTML, offline), rendered with `reports`.
 
 The figures come from `quality.report_data` and `quality.coverage` (aggregates only, counts through
-`core.disclosure`); this module puts them in the order a reader needs them, with readable names, and
+`core.disclosure`, rates from published counts); this module puts them in the order a reader needs them, with readable names, and
 writes `dq_<run id>.html` plus a stable `dq_latest.html` beside it.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from core.disclosure import round_and_suppress
+from core.disclosure import published_rate, round_and_suppress
 from core.layout import Home
 from linkage.linkage_quality import rates_markdown
 from quality import report_data as data
@@ -47,10 +47,21 @@ def _pct(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value:.{digits}f}%"
 
 
+def _published_pass_pct() -> pl.Expr:
+    """`pass_pct` recomputed from the published counts (`core.disclosure.published_rate`)."""
+    evaluated = pl.col("rows_evaluated").cast(pl.Int64)
+    passed = evaluated - pl.col("rows_failed").cast(pl.Int64)
+    return (100 * published_rate(passed, evaluated)).alias("pass_pct")
+
+
 def _checks(results: pl.DataFrame) -> tuple[list[list[str]], list[list[str]]]:
+    # checks per outcome: a count of checks, not of people or records, so shown as it is
     summary = [[o, str(n)] for o, n in results.group_by("outcome").len().sort("outcome").iter_rows()]
     # Row counts of a check can count people: published like any other count (1-7 *, others to 5).
     flagged = results.filter(pl.col("outcome") != "pass").sort("asset", "expectation")
+    # The pass % too: from the published counts, blank where the passed, failed or evaluated are 1-7
+    # (an exact pass % beside a rounded row count would give the failed rows back).
+    flagged = flagged.with_columns(_published_pass_pct())
     flagged = round_and_suppress(
         round_and_suppress(flagged, "rows_evaluated").drop("suppression"), "rows_failed"
     )
@@ -69,6 +80,7 @@ def _trend(results: pl.DataFrame, history: pl.DataFrame) -> charts.Figure | None
     runs = history.select("run_id", "run_at").unique().sort("run_at")
     labels = [f"{at:%d %b %H:%M}" for at in runs["run_at"]]
     series = {}
+    history = history.with_columns(_published_pass_pct())
     for asset, exp in flagged.sort("asset", "expectation").iter_rows():
         mine = history.filter((pl.col("asset") == asset) & (pl.col("expectation") == exp))
         by_run = dict(zip(mine["run_id"].to_list(), mine["pass_pct"].to_list(), strict=True))
@@ -156,7 +168,7 @@ def write_report(
                 r["practice_code"],
                 r["practice_name"] or "",
                 r["records"],
-                _pct(100 * r["rate"], 0),
+                _pct(None if r["rate"] is None else 100 * r["rate"], 0),  # blank: a count behind it is small
             ]
             for r in practices.iter_rows(named=True)
         ],  # fmt: skip

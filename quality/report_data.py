@@ -2,7 +2,9 @@
 
 Everything here is a per-source, per-practice or per-table summary computed in DuckDB; no record
 leaves the query. Counts shown go through `core.disclosure` (1-7 suppressed, others rounded to 5);
-rates over groups of fewer than `MIN_GROUP_ROWS` records are left blank (small numbers).
+rates through `core.disclosure.published_rate` (published counts only, blank where the numerator,
+the denominator or the remainder is 1-7), and rates over groups of fewer than `MIN_GROUP_ROWS`
+records are left blank.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from core.disclosure import round_and_suppress
+from core.disclosure import protect_table, published_rate, round_and_suppress
 from core.layout import Home
 from quality.config import load_config
 from quality.history import sorted_files
@@ -73,31 +75,39 @@ def completeness(con: duckdb.DuckDBPyConnection, home: Home) -> pl.DataFrame:
         parts.append(
             con.sql(
                 f"SELECT '{source}' AS source, {practice} AS practice_code, count(*) AS n, "  # noqa: S608 (fixed names)
-                f"({filled}) / (count(*) * {len(fields)}) AS rate FROM {view} AS r {join} "
+                f"({filled}) AS filled, count(*) * {len(fields)} AS fields FROM {view} AS r {join} "
                 f"WHERE {practice} IS NOT NULL GROUP BY ALL"
             ).pl()
         )
     if not parts:
         return pl.DataFrame(schema={"source": pl.String, "practice_code": pl.String, "rate": pl.Float64})
-    out = pl.concat(parts, how="vertical_relaxed")
+    out = pl.concat(parts, how="vertical_relaxed").with_columns(
+        pl.col("n", "filled", "fields").cast(pl.Int64)
+    )
+    rate = published_rate("filled", "fields")
     return out.select(
-        "source", "practice_code", pl.when(pl.col("n") >= MIN_GROUP_ROWS).then(pl.col("rate")).alias("rate")
+        "source", "practice_code", pl.when(pl.col("n") >= MIN_GROUP_ROWS).then(rate).alias("rate")
     ).sort("source", "practice_code")
 
 
 def ethnicity(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Share of people with a stated ethnic category per registered practice (null under MIN_GROUP_ROWS)."""
-    return con.sql(
-        "SELECT practice_code, CASE WHEN count(*) >= $m THEN count(*) FILTER (WHERE ethnic_category IS NOT NULL "
-        "AND ethnic_category NOT IN ('Z', '99')) / count(*) END AS rate "
-        "FROM person WHERE practice_code IS NOT NULL GROUP BY ALL ORDER BY practice_code",
-        params={"m": MIN_GROUP_ROWS},
+    """Share of people with a stated ethnic category per registered practice (`published_rate`; null
+    under MIN_GROUP_ROWS)."""
+    counts = con.sql(
+        "SELECT practice_code, count(*) AS n, count(*) FILTER (WHERE ethnic_category IS NOT NULL "
+        "AND ethnic_category NOT IN ('Z', '99')) AS stated "
+        "FROM person WHERE practice_code IS NOT NULL GROUP BY ALL ORDER BY practice_code"
     ).pl()
+    counts = counts.with_columns(pl.col("n", "stated").cast(pl.Int64))
+    rate = pl.when(pl.col("n") >= MIN_GROUP_ROWS).then(published_rate("stated", "n"))
+    return counts.select("practice_code", rate.alias("rate"))
 
 
 def timeliness(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Share of each activity table's rows per lag bucket, from disclosure-controlled counts:
-    table_name, lag, n_display, share (null where the count is suppressed)."""
+    table_name, lag, n_display, share (null where the count is suppressed). Each table's buckets are
+    protected with the table's total (`protect_table`, secondary suppression included), and a share is
+    a published count over the published total."""
     selects = [
         f"SELECT '{table}' AS table_name, date_diff('day', {col}, last_day(strptime("  # noqa: S608
         f"source_month || '-01', '%Y-%m-%d'))) AS lag "
@@ -112,9 +122,16 @@ def timeliness(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         .pl()
         .with_columns(pl.col("n").cast(pl.Int64))
     )
-    safe = round_and_suppress(counts, "n")
-    return safe.with_columns((pl.col("n") / pl.col("n").sum().over("table_name")).alias("share")).select(
-        "table_name", "lag", "n_display", "share"
+    if counts.height == 0:
+        return pl.DataFrame(
+            schema={"table_name": pl.String, "lag": pl.String, "n_display": pl.String, "share": pl.Float64}
+        )
+    safe = protect_table(counts, ["table_name", "lag"], "n", total_over=["lag"])
+    total = pl.col("n").filter(pl.col("total")).first().over("table_name")
+    return (
+        safe.with_columns((pl.col("n") / total).alias("share"))
+        .filter(~pl.col("total"))
+        .select("table_name", "lag", "n_display", "share")
     )
 
 
@@ -122,7 +139,7 @@ def failing_practices(con: duckdb.DuckDBPyConnection, home: Home, results: pl.Da
     """For every by-practice check (kind group_rate) that did not pass: the practices below its rate.
 
     Columns: asset, expectation, practice_code, practice_name, records (published: rounded to 5),
-    rate. Only practices with at least the check's `min_group_rows` records are judged, as by the check.
+    rate (`published_rate`: null where the filled or unfilled records are 1-7). Only practices with at least the check's `min_group_rows` records are judged, as by the check.
     """
     schema = {"asset": pl.String, "expectation": pl.String, "practice_code": pl.String,
               "practice_name": pl.String, "records": pl.String, "rate": pl.Float64}  # fmt: skip
@@ -144,7 +161,7 @@ def failing_practices(con: duckdb.DuckDBPyConnection, home: Home, results: pl.Da
         column = e.columns[0]
         rows = (
             con.sql(
-                f"SELECT practice_code, count(*) AS n, count({column}) / count(*) AS rate "  # noqa: S608 (config names)
+                f"SELECT practice_code, count(*) AS n, count({column}) AS filled "  # noqa: S608 (config names)
                 f"FROM {relation} WHERE practice_code IS NOT NULL GROUP BY ALL "
                 "HAVING count(*) >= $min_rows AND count("
                 + column
@@ -152,7 +169,8 @@ def failing_practices(con: duckdb.DuckDBPyConnection, home: Home, results: pl.Da
                 params={"min_rows": e.min_group_rows, "min_rate": e.min_rate},
             )
             .pl()
-            .with_columns(pl.col("n").cast(pl.Int64))
+            .with_columns(pl.col("n", "filled").cast(pl.Int64))
+            .with_columns(published_rate("filled", "n").alias("rate"))
         )
         if rows.height:
             parts.append(round_and_suppress(rows, "n").with_columns(

@@ -24,6 +24,7 @@ from core.faults import pause_point
 from core.publish import swap_in, write_build
 from linkage.warehouse.checks import WarehouseCheckError, run_checks
 from linkage.warehouse.identifier_scan import scan_identifiers
+from linkage.warehouse.opt_outs import publish_opt_outs, read_exact
 from linkage.warehouse.reference import load_reference
 from linkage.warehouse.schema import (
     BUILT_COLUMNS,
@@ -32,6 +33,7 @@ from linkage.warehouse.schema import (
     LANDING_INVENTORY,
     LINKAGE_RATES_COLUMNS,
     OPS_TABLES,
+    OPT_OUT_OPS_KIND,
     STAGED_COLUMNS,
     TABLES,
 )
@@ -92,6 +94,11 @@ def build_warehouse(
         load_reference(con, reference_dir, codelists_dir, non_sharing_practices)
         for kind_table, (kind_dir, schema) in OPS_TABLES.items():
             _load_parquet(con, kind_table, schema, sorted((ops_dir / kind_dir).glob("*.parquet")), temp=False)
+        publish_opt_outs(
+            con,
+            read_exact(sorted((ops_dir / OPT_OUT_OPS_KIND).glob("*.parquet"))),
+            con.sql("SELECT practice_code, pcn_code, place FROM ref_practice").pl(),
+        )
         for script in _SQL_SCRIPTS:
             con.execute(resources.files("linkage.warehouse").joinpath("sql", script).read_text("utf-8"))
         pause_point("warehouse_built")

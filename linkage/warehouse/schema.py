@@ -67,11 +67,19 @@ OPS_TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "quarantine",
         {"source": "VARCHAR", "file": "VARCHAR", "month": "VARCHAR", "reason": "VARCHAR", "rows": "BIGINT"},
     ),
-    "opt_out_summary": (
-        "opt_outs",
-        {"source": "VARCHAR", "file": "VARCHAR", "month": "VARCHAR", "practice_code": "VARCHAR",
-         "route": "VARCHAR", "rows": "BIGINT"},
-    ),
+}  # fmt: skip
+
+# Opt-out counts: the exact per-file counts (ops/<OPT_OUT_OPS_KIND>/*.parquet: source, file, month,
+# practice_code, route, rows) stay outside the warehouse; the build publishes them coarsened and under
+# disclosure control (linkage/warehouse/opt_outs.py): the ICS by source x month (every subtotal) and by
+# route, and practice ⊂ PCN ⊂ place ⊂ ICS over the whole loaded period.
+OPT_OUT_OPS_KIND = "opt_outs"
+_PUBLISHED = {"rows": "BIGINT", "rows_display": "VARCHAR", "suppression": "VARCHAR"}
+OPT_OUT_TABLES: dict[str, dict[str, str]] = {
+    "opt_out_summary": {"source": "VARCHAR", "month": "VARCHAR", "route": "VARCHAR", **_PUBLISHED,
+                        "total": "BOOLEAN"},
+    "opt_out_by_area": {"level": "VARCHAR", "area": "VARCHAR", **_PUBLISHED, "first_month": "VARCHAR",
+                        "last_month": "VARCHAR"},
 }  # fmt: skip
 
 # The load's inventory of landing (every entry, loaded or why not), under the ops folder; the build
@@ -133,7 +141,13 @@ LINKAGE_RATES_COLUMNS: dict[str, str] = {
     "probabilistic_pct": "DOUBLE",
     "unmatched_pct": "DOUBLE",
 }
-OPERATIONAL_TABLES: tuple[str, ...] = ("load_log", *OPS_TABLES, "dq_results", "linkage_rates")
+OPERATIONAL_TABLES: tuple[str, ...] = (
+    "load_log",
+    *OPS_TABLES,
+    *OPT_OUT_TABLES,
+    "dq_results",
+    "linkage_rates",
+)
 TABLES: tuple[str, ...] = ("person", *ACTIVITY_KEYS, *REFERENCE_TABLES, *OPERATIONAL_TABLES)
 
 
@@ -244,6 +258,7 @@ def table_columns() -> dict[str, dict[str, str]]:
     declared = {
         **BUILT_COLUMNS,
         **{table: schema for table, (_kind, schema) in OPS_TABLES.items()},
+        **OPT_OUT_TABLES,
         "dq_results": DQ_RESULTS_COLUMNS,
         "linkage_rates": LINKAGE_RATES_COLUMNS,
     }

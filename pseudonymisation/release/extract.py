@@ -11,10 +11,13 @@ changes every recipient token (new extracts cannot be joined to old ones).
 
 k-anonymity: tokens alone do not stop a join on the other columns (two recipients' extracts of one
 cohort joined on age band, sex, IMD and a 4-d.p. risk score matched 52 of 52 rows). So the rows are
-generalised (`generalise`: one coding for the whole file, from 10-year age bands down to the token
-alone) until every combination of the non-token columns is shared by at least ``min_k`` rows (default
-5, never less); risk scores leave only as bands. An extract that cannot reach ``min_k`` (a cohort
-smaller than it, after opt-outs) is refused (``k_anonymity_unreachable``) and audited like any refusal.
+generalised (`generalise`: one coding for the whole file, from 10-year age bands down to the risk
+tier alone, or to the coarsest level the purpose accepts, ``extract_coarsest_level``) until every
+combination of the non-token columns is shared by at least ``min_k`` rows (default 5, never less);
+risk scores leave only as bands. An extract that cannot reach ``min_k`` with a coding that still
+carries information (a cohort smaller than it, or too varied for the coarsest allowed level) is
+refused (``k_anonymity_unreachable``, naming the level tried and its smallest class size) and audited
+like any refusal: never a file of bare tokens.
 Rows are in recipient-token order, which says nothing about the warehouse's order.
 
 Opt-outs: an extract for an outside recipient is a use beyond individual care, so the National Data
@@ -55,7 +58,7 @@ from core.layout import Home
 from ..keys import KeyProvider
 from ..tokens import _DOMAIN_RE, Tokeniser, _derive, _map_distinct  # one keyed-hash scheme
 from .audit import AuditLog, Subject, recorded_id
-from .generalise import DEFAULT_K, QUASI_IDENTIFIERS, generalise, smallest_class
+from .generalise import DEFAULT_K, QUASI_IDENTIFIERS, KNotReached, LevelName, generalise, smallest_class
 from .members import COHORT_TABLE, PERSON_TABLE, RISK_TABLE, Denied, open_warehouse
 from .release import DENIAL_REASONS, check_purpose, check_user, governance_in_force
 
@@ -183,7 +186,9 @@ def extract(
         if not approved.permits_domain(domain):
             raise Denied("domain_not_permitted")
         check_user(governance, user, approved, today)
-        outcome = _write_extract(home, landing, (domain, purpose, cohort), keys, now, out, min_k)
+        outcome = _write_extract(
+            home, landing, (domain, purpose, cohort), keys, now, out, (min_k, approved.extract_coarsest_level)
+        )
     except Denied as denied:
         log.append(event="extract", outcome="denied", reason=denied.reason, register_sha256=register_sha, time=now, **audit)  # fmt: skip
         raise ExtractError(f"{DENIAL_REASONS[denied.reason]} ({denied.reason})", denied.reason) from None
@@ -205,9 +210,10 @@ def _write_extract(
     keys: KeyProvider,
     now: datetime,
     out: Path | None,
-    min_k: int,
+    anonymity: tuple[int, LevelName | None],
 ) -> ExtractOutcome:
     domain, purpose, cohort = request
+    min_k, coarsest = anonymity
     if not _DOMAIN_RE.fullmatch(domain):
         raise ExtractError("domain must match [a-z][a-z0-9_-]{0,63}", "bad_request")
     if not _COHORT_RE.fullmatch(cohort):
@@ -228,13 +234,14 @@ def _write_extract(
     opted_tokens = Tokeniser(keys.token_key()).tokenise(numbers)
     kept = frame.filter(~pl.col("person_token").is_in(opted_tokens.implode()))
     removed = frame.height - kept.height
-    generalised = generalise(kept, k=min_k, now=now)
-    if generalised is None:
+    try:
+        coded, level = generalise(kept, k=min_k, now=now, coarsest=coarsest)
+    except KNotReached as short:
         raise ExtractError(
-            f"no generalisation gives every row k >= {min_k} ({kept.height} people after opt-outs)",
+            f"k >= {min_k} cannot be reached with a useful coding: at the coarsest allowed level "
+            f"({short.level.name}) the smallest class has {short.smallest} of {kept.height} people after opt-outs",
             _UNREACHABLE,
-        )
-    coded, level = generalised
+        ) from None
     kept = coded.with_columns(domain_tokens(coded["person_token"], keys, domain, purpose)).drop(
         "person_token"
     )

@@ -35,6 +35,7 @@ from ._schema import (
     pattern,
     unique_keys,
 )
+from .generalise import LevelName
 
 __all__ = [
     "EXAMPLE_REGISTER",
@@ -120,6 +121,9 @@ class Purpose(Strict):
     #: For legal_basis 'consent': the bundle file recording who consented (and when, and whether their
     #: consent overrides their opt-outs). Required for consent, refused for any other basis.
     consent_register: ConsentFile | None = None
+    #: For extracts (`phm extract`): the coarsest generalisation level the purpose can still use
+    #: (`generalise.LADDER`); None: down to the last rung, the risk tier alone.
+    extract_coarsest_level: LevelName | None = None
 
     @model_validator(mode="after")
     def _evidence_iff_consent(self) -> Purpose:

@@ -9,10 +9,12 @@ Written for a member of the public, generated on each run into ``HOME/reports/``
   whole log is verified (keyed MAC chain and head file); the report publishes the log's head
   (seq and MAC) and the governance bundle's hash, so a copy of the report kept by anyone is a witness
   against a later rewrite (``phm audit verify --anchor SEQ:MAC``);
-* the warehouse ``opt_out_summary`` table: records removed by each opt-out route.
+* the warehouse ``opt_out_summary`` table: records removed by each opt-out route, as the warehouse
+  publishes it (already under disclosure control, with the other subtotals of that table).
 
 No NHS number, name, token or practice-level patient count appears. Every count of people or records
-goes through ``core.disclosure.round_and_suppress`` (1-7 shown as ``*``, others rounded to 5); the
+goes through ``core.disclosure`` (1-7 shown as ``*``, others rounded to 5): patients released through
+``round_and_suppress``; opt-outs are taken from the warehouse's protected table, never re-summed. The
 number of lists released is a count of events, not of people, and is shown as it is.
 """
 
@@ -39,7 +41,9 @@ from .members import open_warehouse
 
 __all__ = ["OPT_OUT_TABLE", "TransparencyReport", "build_report", "write_report"]
 
-OPT_OUT_TABLE: Final = "opt_out_summary"  # source, file, month, practice_code, route, rows
+OPT_OUT_TABLE: Final = (
+    "opt_out_summary"  # source x month, and route; protected (linkage/warehouse/opt_outs.py)
+)
 
 LEGAL_BASIS_TEXT: Final[dict[str, str]] = {
     "individual_care": (
@@ -57,6 +61,7 @@ ROUTE_TEXT: Final[dict[str, str]] = {
     "ndoo": "National Data Opt-out (registered with NHS England)",
     "type1": "Type 1 opt-out (recorded by your GP practice)",
 }
+ALL_ROUTES: Final = "Either way (all records removed)"
 
 
 @dataclass(frozen=True)
@@ -110,12 +115,13 @@ def _opt_outs(home: Home) -> pl.DataFrame:
         tables = {t for (t,) in con.sql("SELECT table_name FROM information_schema.tables").fetchall()}
         if OPT_OUT_TABLE not in tables:
             return empty
-        frame = con.sql(
-            f"SELECT route, sum(rows)::BIGINT AS rows FROM {OPT_OUT_TABLE} GROUP BY route ORDER BY route"  # noqa: S608
+        # the route subtotals over every source and month, then the total (null route), as published
+        return con.sql(
+            f"SELECT route, rows_display FROM {OPT_OUT_TABLE} "  # noqa: S608 (fixed table name)
+            "WHERE source IS NULL AND month IS NULL ORDER BY route NULLS LAST"
         ).pl()
     finally:
         con.close()
-    return round_and_suppress(frame, "rows").select("route", "rows_display")
 
 
 def build_report(
@@ -195,7 +201,10 @@ def build_report(
             markdown_table(
                 ["How people opted out", "Records removed"],
                 [
-                    [ROUTE_TEXT.get(str(r["route"]), str(r["route"])), str(r["rows_display"])]
+                    [
+                        ROUTE_TEXT.get(str(r["route"]), str(r["route"])) if r["route"] else ALL_ROUTES,
+                        str(r["rows_display"]),
+                    ]
                     for r in opt_outs.iter_rows(named=True)
                 ],
             )

@@ -285,6 +285,8 @@ def _extract(tiny: TinyHome, *args: str) -> list[str]:
 
 def test_extract_exits_0_audited_and_refusals_exit_1_audited(tiny: TinyHome, tmp_path: Path) -> None:
     out = tmp_path / "x.csv"
+    with duckdb.connect(str(tiny.home.warehouse)) as con:  # one risk tier: five people reach k = 5
+        con.execute("UPDATE risk_score SET risk_tier = 'high'")
     done = phm(*_extract(tiny, "--user", "analyst-a", "--cohort", COHORT, "--out", str(out)))
     assert done.returncode == 0, done.stderr
     assert out.exists() and (tmp_path / "x.aggregates.csv").exists()

@@ -1,5 +1,6 @@
-"""`phm extract --min-k` through a real process: an extract that cannot reach k exits 1 with one line
-and is audited; a k below 5 is a usage error (2)."""
+"""`phm extract --min-k` through a real process: an extract that cannot reach k with a coding that
+still carries information exits 1 with one line (the level tried, the smallest class) and is audited;
+one that can is written at that level; a k below 5 is a usage error (2)."""
 
 from __future__ import annotations
 
@@ -21,10 +22,13 @@ def test_extract_that_cannot_reach_k_exits_1_audited_and_k_below_5_exits_2(tmp_p
     args = ["extract", "--purpose", "research-extract", "--domain", "research-a", "--user", "analyst-a",
             "--cohort", COHORT, "--home", str(tiny.home.root), "--data", str(tiny.landing.parent)]  # fmt: skip
 
-    refused = phm(*args, "--min-k", "6")
+    # five people in three risk tiers (1 very high, 3 high, 1 moderate): even the coarsest coding that
+    # still says something, the tier alone, leaves a class of 1, and a file of bare tokens is no answer
+    refused = phm(*args)
     assert refused.returncode == 1
     assert refused.stderr == (
-        "phm: extract refused: no generalisation gives every row k >= 6 (5 people after opt-outs)\n"
+        "phm: extract refused: k >= 5 cannot be reached with a useful coding: at the coarsest allowed level "
+        "(tier) the smallest class has 1 of 5 people after opt-outs\n"
     )
     entry = json.loads(tiny.home.audit_log.read_text().splitlines()[-1])
     assert (entry["event"], entry["outcome"], entry["reason"]) == (
@@ -34,9 +38,11 @@ def test_extract_that_cannot_reach_k_exits_1_audited_and_k_below_5_exits_2(tmp_p
     )
     assert not (tiny.home.root / "extracts").exists()
 
-    done = phm(*args)  # k = 5: five people, one class, every value generalised away
+    with duckdb.connect(str(tiny.home.warehouse)) as con:
+        con.execute("UPDATE risk_score SET risk_tier = 'high'")
+    done = phm(*args)  # now one tier of five (no age, sex or IMD here): k = 5 once scores are not banded
     assert done.returncode == 0, done.stderr
-    assert "k = 5 at level token_only" in done.stdout
+    assert "k = 5 at level broad" in done.stdout
 
     low = phm(*args, "--min-k", "4")
     assert low.returncode == 2

@@ -14,9 +14,9 @@ import polars as pl
 import pytest
 
 from pseudonymisation.release.extract import ExtractError, ExtractOutcome, domain_tokens, extract
-from pseudonymisation.release.generalise import LADDER, QUASI_IDENTIFIERS, generalise
+from pseudonymisation.release.generalise import LADDER, QUASI_IDENTIFIERS, KNotReached, generalise
 from pseudonymisation.tokens import Tokeniser
-from tests.fixtures.release_home import BUILT_AT, COHORT, NOW, TinyHome, make_home, nhs_number
+from tests.fixtures.release_home import BUILT_AT, COHORT, NOW, REGISTER_YAML, TinyHome, make_home, nhs_number
 
 PEOPLE = 240
 
@@ -40,10 +40,8 @@ def _population(seed: int = 5) -> pl.DataFrame:
     )
 
 
-@pytest.fixture
-def big(tmp_path: Path) -> tuple[TinyHome, pl.DataFrame]:
-    """The fixture installation with its warehouse replaced by 240 cohort members."""
-    tiny = make_home(tmp_path)
+def _big(tmp_path: Path, register_yaml: str = REGISTER_YAML) -> tuple[TinyHome, pl.DataFrame]:
+    tiny = make_home(tmp_path, register_yaml)
     people = _population()
     people = people.with_columns(person_token=Tokeniser(tiny.keys.token_key()).tokenise(people["nhs_number"]))
     tiny.home.warehouse.unlink()
@@ -57,6 +55,12 @@ def big(tmp_path: Path) -> tuple[TinyHome, pl.DataFrame]:
             [COHORT, BUILT_AT],
         )
     return tiny, people
+
+
+@pytest.fixture
+def big(tmp_path: Path) -> tuple[TinyHome, pl.DataFrame]:
+    """The fixture installation with its warehouse replaced by 240 cohort members."""
+    return _big(tmp_path)
 
 
 def _extract(tiny: TinyHome, domain: str, **kw: object) -> ExtractOutcome:
@@ -86,9 +90,8 @@ def test_an_extract_reaches_k_5_with_risk_scores_only_in_bands(big: tuple[TinyHo
 
 def test_a_larger_k_generalises_further(big: tuple[TinyHome, pl.DataFrame]) -> None:
     tiny, _ = big
-    outcome = _extract(tiny, "research-a", min_k=40)
-    assert outcome.k >= 40
-    assert [lv.name for lv in LADDER].index(outcome.level) > [lv.name for lv in LADDER].index("age_and_tier")
+    outcome = _extract(tiny, "research-a", min_k=15)  # age and tier leave a class of 6; the tiers 18, 94, 128
+    assert (outcome.level, outcome.k) == ("tier", 18)
 
 
 def test_two_recipients_extracts_join_on_no_column_set(big: tuple[TinyHome, pl.DataFrame]) -> None:
@@ -142,8 +145,11 @@ def test_an_extract_that_cannot_reach_k_is_refused_audited_and_writes_nothing(
 ) -> None:
     tiny, _ = big
     with pytest.raises(ExtractError) as caught:
-        _extract(tiny, "research-a", min_k=241)
-    assert str(caught.value) == "no generalisation gives every row k >= 241 (240 people after opt-outs)"
+        _extract(tiny, "research-a", min_k=19)  # 240 people, but the smallest risk tier has 18
+    assert str(caught.value) == (
+        "k >= 19 cannot be reached with a useful coding: at the coarsest allowed level (tier) the smallest "
+        "class has 18 of 240 people after opt-outs"
+    )
     assert caught.value.reason == "k_anonymity_unreachable"
     entry = json.loads(tiny.home.audit_log.read_text().splitlines()[-1])
     assert (entry["event"], entry["outcome"], entry["reason"]) == (
@@ -151,6 +157,23 @@ def test_an_extract_that_cannot_reach_k_is_refused_audited_and_writes_nothing(
         "denied",
         "k_anonymity_unreachable",
     )
+    assert not (tiny.home.root / "extracts" / "research-a").exists()
+
+
+def test_a_purpose_can_stop_the_ladder_earlier(tmp_path: Path) -> None:
+    """The research purpose accepts nothing coarser than `broad`: k = 5 (reached only at age_and_tier for
+    these 240 people) is refused there, naming that level."""
+    yaml = REGISTER_YAML.replace(
+        "max_cohort_age_days: 35\n", "max_cohort_age_days: 35\n    extract_coarsest_level: broad\n"
+    )
+    tiny, _ = _big(tmp_path, yaml)
+    with pytest.raises(ExtractError) as caught:
+        _extract(tiny, "research-a")
+    assert str(caught.value) == (
+        "k >= 5 cannot be reached with a useful coding: at the coarsest allowed level (broad) the smallest "
+        "class has 2 of 240 people after opt-outs"
+    )
+    assert caught.value.reason == "k_anonymity_unreachable"
     assert not (tiny.home.root / "extracts" / "research-a").exists()
 
 
@@ -173,9 +196,44 @@ def test_the_first_level_that_reaches_k_is_used() -> None:
             "risk_score": [0.51] * 4 + [0.56] * 6,
         }
     )
-    out = generalise(frame, k=5, now=NOW)
-    assert out is not None
-    coded, level = out
+    coded, level = generalise(frame, k=5, now=NOW)
     assert level.name == "coarse"
     assert coded.drop("person_token").unique().rows() == [("60-79", "F", "3-4", "high", "0.5-0.6")]
-    assert generalise(frame, k=11, now=NOW) is None
+    with pytest.raises(KNotReached) as caught:
+        generalise(frame, k=11, now=NOW)
+    assert (caught.value.level.name, caught.value.smallest) == ("tier", 10)
+
+
+def test_the_ladder_ends_at_the_last_rung_that_carries_information() -> None:
+    """Six people in two tiers of 3: every rung down to the tier alone leaves a class of 3 < 5, and
+    there is no rung below it (a file of bare tokens would reach any k and say nothing), so k = 5 is
+    refused, naming the rung and its smallest class; a purpose that stops at `broad` is refused there."""
+    assert [lv.name for lv in LADDER] == ["fine", "coarse", "broad", "age_and_tier", "tier"]
+    frame = pl.DataFrame(
+        {
+            "person_token": [f"P1-{i}" for i in range(6)],
+            "birth_year_month": ["1950-03", "1951-07", "1980-01", "1990-12", "2001-05", "1944-09"],
+            "sex": ["F", "M", "F", "M", "F", "M"],
+            "imd_decile": [1, 2, 3, 8, 9, 10],
+            "risk_tier": ["high", "high", "high", "low", "low", "low"],
+            "risk_score": [0.61, 0.72, 0.55, 0.12, 0.08, 0.2],
+        }
+    )
+    with pytest.raises(KNotReached) as caught:
+        generalise(frame, k=5, now=NOW)
+    assert (caught.value.level.name, caught.value.smallest, str(caught.value)) == (
+        "tier", 3, "k >= 5 not reached at level tier (smallest class 3)"
+    )  # fmt: skip
+    coded, level = generalise(frame, k=3, now=NOW)
+    assert level.name == "tier"
+    assert sorted(coded.drop("person_token").unique().rows()) == [
+        ("*", "*", "*", "high", "*"), ("*", "*", "*", "low", "*"),
+    ]  # fmt: skip
+    with pytest.raises(KNotReached) as stopped:
+        generalise(frame, k=3, now=NOW, coarsest="broad")
+    assert (stopped.value.level.name, stopped.value.smallest) == ("broad", 1)
+    with pytest.raises(KNotReached) as empty:
+        generalise(frame.clear(), k=5, now=NOW)
+    assert empty.value.smallest == 0
+    with pytest.raises(ValueError, match="unknown generalisation level 'token_only'"):
+        generalise(frame, k=5, now=NOW, coarsest="token_only")  # type: ignore[arg-type]

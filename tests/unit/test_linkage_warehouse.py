@@ -32,7 +32,7 @@ EXPECTED_ROWS = {
     "person": 5, "gp_event": 3, "gp_medication": 1, "apc_episode": 3, "apc_spell": 2, "ae_attendance": 1,
     "op_appointment": 1, "community_contact": 1, "mh_referral": 1, "mh_contact": 1, "mh_spell": 1,
     "asc_event": 3, "ref_practice": 2, "ref_lsoa": 2, "ref_codelist": 2, "ref_ethnic_category": 18,
-    "reconciliation": 1, "quarantine_summary": 2, "opt_out_summary": 0, "load_log": 21, "dq_results": 0, "linkage_rates": 0,
+    "reconciliation": 1, "quarantine_summary": 2, "opt_out_summary": 0, "opt_out_by_area": 0, "load_log": 22, "dq_results": 0, "linkage_rates": 0,
 }  # fmt: skip
 
 

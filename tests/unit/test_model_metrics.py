@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -13,9 +14,10 @@ import pytest
 from cohort.features import FEATURE_COLUMNS
 from cohort.model import COUNT_INPUTS, FLAG_INPUTS, RunResult, load_model, save_model, score, train
 from cohort.model_card import write_model_card
-from cohort.model_metrics import calibration_fit, metrics
+from cohort.model_metrics import calibration_fit, calibration_table, metrics
 from cohort.model_window import TrainingWindow, months_before
 from cohort.segments import assign_segments
+from tests.fixtures.html_tables import count_cells, html_tables, shown_as_count
 
 WINDOW = TrainingWindow(date(2025, 10, 31), date(2026, 10, 31), date(2026, 10, 31))
 
@@ -146,8 +148,49 @@ def test_calibration_table_publishes_rounded_counts_and_rates_of_them() -> None:
     p = np.linspace(0.01, 0.99, 200)  # 10 bins of 20 people
     y = np.zeros(200)
     y[:3] = 1  # bin 1: 3 events (suppressed)
+    y[20:25] = 1  # bin 2: 5 events (suppressed: two in the line, so no secondary suppression needed)
     y[-13:] = 1  # bin 10: 13 events (published as 15)
     table = calibration_table(y, p)
     assert table["n"].to_list() == [20] * 10
-    assert table["events"].to_list() == [None, 0, 0, 0, 0, 0, 0, 0, 0, 15]
-    assert table["observed"].to_list() == [None, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.75]
+    assert table["events"].to_list() == [None, None, 0, 0, 0, 0, 0, 0, 0, 15]
+    assert table["observed"].to_list() == [None, None, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.75]
+
+
+def test_calibration_counts_are_protected_with_their_total() -> None:
+    """100 people in ten deciles of 10; events 0, 0, 0, 0, 3, then 10 per decile. The 3 is suppressed,
+    and so is the next smallest events count (decile 6), else the overall events (shown in the card)
+    minus the others would give the 3 back; the observed rate goes with them."""
+    p = np.linspace(0.01, 0.99, 100)
+    y = np.zeros(100)
+    y[40:43] = 1
+    y[50:] = 1
+    table = calibration_table(y, p)
+    assert table["n"].to_list() == [10] * 10
+    assert table["events"].to_list() == [0, 0, 0, 0, None, None, 10, 10, 10, 10]
+    assert table["observed"].to_list() == [0.0, 0.0, 0.0, 0.0, None, None, 1.0, 1.0, 1.0, 1.0]
+
+
+def test_the_model_card_shows_only_published_counts(
+    trained: tuple[RunResult, pl.DataFrame], tmp_path: Path
+) -> None:
+    """The rendered card's people and events cells, read back from its HTML tables, with a subgroup
+    planted that is too small to show: 3 people of unknown sex are suppressed, and so are the men
+    (the next smallest), since the held-out total is shown."""
+    result = trained[0]
+    planted = pl.DataFrame(
+        [("sex", "F", 5000, 400), ("sex", "M", 4990, 390), ("sex", "unknown", 3, 0)],
+        schema={"group": pl.String, "value": pl.String, "n": pl.Int64, "events": pl.Int64},
+        orient="row",
+    )
+    card = RunResult(
+        result.model, replace(result.evaluation, subgroups=planted), result.features, result.scores, {}
+    )
+    _, page = write_model_card(card, tmp_path / "model", page=tmp_path / "model_card.html")
+    tables = html_tables(page.read_text())
+    subgroup = next(t for t in tables if t[0][:4] == ["group", "", "people", "events"])
+    assert [row[:4] for row in subgroup[1:]] == [
+        ["sex", "F", "5000", "400"], ["sex", "M", "*", "390"], ["sex", "unknown", "*", "0"],
+    ]  # fmt: skip
+    cells = count_cells(page.read_text(), {"people", "events"})
+    assert len(cells) > 20
+    assert [c for c in cells if not (shown_as_count(c) or c == "—")] == []

@@ -116,7 +116,7 @@ def test_coverage_rounds_counts_of_eight_or_more(built: tuple[Path, Home]) -> No
     con = duckdb.connect()
     con.execute("SET python_enable_replacements = false")
     src = open_read_only(built[0])
-    for table in ("person", "opt_out_summary", "quarantine_summary", "ref_practice", *(
+    for table in ("person", "opt_out_summary", "opt_out_by_area", "quarantine_summary", "ref_practice", *(
             "gp_event gp_medication apc_episode apc_spell ae_attendance op_appointment community_contact "
             "mh_referral mh_contact mh_spell asc_event".split())):  # fmt: skip
         con.register(f"_{table}", src.sql(f"SELECT * FROM {table}").pl())

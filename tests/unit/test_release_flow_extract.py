@@ -8,6 +8,7 @@ import json
 import stat
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -17,7 +18,12 @@ from tests.fixtures.release_home import COHORT, NOW, TinyHome, make_home, nhs_nu
 
 @pytest.fixture
 def tiny(tmp_path: Path) -> TinyHome:
-    return make_home(tmp_path)
+    """The fixture installation, its five cohort members in one risk tier: the coarsest rungs of the
+    ladder keep the tier, so five people in three tiers could not reach k = 5 (a refusal, tested below)."""
+    home = make_home(tmp_path)
+    with duckdb.connect(str(home.home.warehouse)) as con:
+        con.execute("UPDATE risk_score SET risk_tier = 'high'")
+    return home
 
 
 def _extract(tiny: TinyHome, domain: str, out: Path | None = None, **who: str) -> ExtractOutcome:
@@ -55,8 +61,9 @@ def test_extract_rows_hold_no_identifier_and_files_are_private(tiny: TinyHome) -
     outcome = _extract(tiny, "research-a")
     frame = pl.read_csv(outcome.path, infer_schema=False)
     assert frame.columns == ["domain_token", "age_band", "sex", "imd", "risk_tier", "risk_band"]
-    # five people, five values of nothing: only the token-only level makes one class of five
-    assert frame.drop("domain_token").unique().rows() == [("*", "*", "*", "*", "*")]
+    # five people with no age, sex or IMD in this warehouse and scores in different bands: the broad
+    # level (risk score suppressed) makes one class of five, and the tier still says something
+    assert frame.drop("domain_token").unique().rows() == [("unknown", "unknown", "unknown", "high", "*")]
     text = outcome.path.read_text() + outcome.aggregates_path.read_text()
     assert all(n not in text for n in tiny.people["nhs_number"].to_list())
     assert all(t not in text for t in tiny.people["person_token"].to_list())
@@ -76,7 +83,10 @@ def test_opt_outs_are_rechecked_now_and_three_people_cannot_reach_k_5(tiny: Tiny
     write_landing(tiny.landing, ndoo=[nhs_number(100)], type1=[nhs_number(500)])
     with pytest.raises(ExtractError) as caught:
         _extract(tiny, "research-a")
-    assert str(caught.value) == "no generalisation gives every row k >= 5 (3 people after opt-outs)"
+    assert str(caught.value) == (
+        "k >= 5 cannot be reached with a useful coding: at the coarsest allowed level (tier) the smallest "
+        "class has 3 of 3 people after opt-outs"
+    )
     assert caught.value.reason == "k_anonymity_unreachable"
     [entry] = _extract_entries(tiny)
     assert (entry["outcome"], entry["reason"], entry["count_released"]) == (

@@ -10,6 +10,7 @@ import pytest
 from pseudonymisation.release import AuditLog
 from pseudonymisation.release.release import release
 from pseudonymisation.release.transparency import build_report, write_report
+from tests.fixtures.html_tables import count_cells, shown_as_count
 from tests.fixtures.release_home import NOW, TinyHome, make_home
 
 
@@ -49,11 +50,13 @@ def test_report_counts_releases_per_purpose_per_month_with_suppression(tiny: Tin
     assert report.releases.to_dicts() == [
         {"purpose": "frailty-review", "month": "2026-11", "lists": 2, "people_display": "*"}
     ]
-    # Opt-out routes: ndoo 40 + 3 = 43 -> 45; type1 12 -> 10.
+    # Opt-out routes as opt_out_summary publishes them: ndoo 40 + 3 = 43 -> 45; type1 12 -> 10; both 55.
     assert report.opt_outs.to_dicts() == [
         {"route": "ndoo", "rows_display": "45"},
         {"route": "type1", "rows_display": "10"},
+        {"route": None, "rows_display": "55"},
     ]
+    assert "| Either way (all records removed) | 55 |" in report.markdown
     md = report.markdown
     assert "Proactive frailty review by the patient's own practice" in md
     assert "Section 251 support" in md and "23/CAG/0001" in md
@@ -81,3 +84,17 @@ def test_a_log_rewritten_without_the_key_is_reported_not_trusted(tiny: TinyHome)
     tiny.home.audit_log.write_text("\n".join(lines[:2]) + "\n")  # the grant deleted
     md = build_report(tiny.home, tiny.governance, tiny.keys, now=NOW).markdown
     assert "The release log failed its integrity check after 2 entries" in md
+
+
+def test_the_rendered_report_shows_counts_of_people_and_records_only_as_published(tiny: TinyHome) -> None:
+    """Read back from the HTML page: patients included and records removed are counts (published
+    values only); lists sent is a count of events, not of people, and is shown as it is."""
+    _grant(tiny, "A81001", 0)  # 3 patients
+    _grant(tiny, "A81001", 1)  # 3 again: 6 in the month
+    _, html_path = write_report(tiny.home, tiny.governance, tiny.keys, now=NOW)
+    page = html_path.read_text()
+    patients = count_cells(page, {"Patients included"})
+    records = count_cells(page, {"Records removed"})
+    assert (patients, records) == (["*"], ["45", "10", "55"])
+    assert all(shown_as_count(c) for c in patients + records)
+    assert count_cells(page, {"Lists sent"}) == ["2"]
