@@ -102,3 +102,32 @@ def linkage_accuracy(
         "correct": n_correct,
         "in_master": n_master,
     }
+
+
+def person_count_accuracy(truth_dir: Path, home: Home) -> dict[str, Any]:
+    """The warehouse's `person` count against the true number of people (tests and benchmarks only).
+
+    True people: distinct truth `person_id` among the records that reached the pseudonymised staged
+    records (matched on file and line), so opted-out and quarantined people are not expected. `split`
+    counts true people carrying more than one token (one person counted as several), `merged` tokens
+    shared by more than one true person (several people counted as one).
+    """
+    from linkage.warehouse import open_read_only
+
+    truth = pl.read_parquet(truth_dir / "records.parquet", columns=["file", "line", "person_id"])
+    got = _loaded_records(truth.with_columns(pl.col("file").cast(pl.String)), home, None)
+    con = open_read_only(home.warehouse)
+    try:
+        people = con.execute("SELECT count(*) FROM person").fetchall()[0][0]
+    finally:
+        con.close()
+    true_people = got.get_column("person_id").n_unique()
+    tokens_per_person = got.group_by("person_id").agg(pl.col("person_token").n_unique().alias("n"))
+    people_per_token = got.group_by("person_token").agg(pl.col("person_id").n_unique().alias("n"))
+    return {
+        "person_rows": int(people),
+        "true_people": true_people,
+        "error_pct": round(100.0 * (int(people) - true_people) / true_people, 3) if true_people else 0.0,
+        "split_people": tokens_per_person.filter(pl.col("n") > 1).height,
+        "merged_tokens": people_per_token.filter(pl.col("n") > 1).height,
+    }
