@@ -20,3 +20,20 @@ def test_person_count_is_within_half_a_percent_of_the_true_number_of_people(
     assert abs(figures["person_rows"] - figures["true_people"]) <= 0.005 * figures["true_people"], figures
     # Several people counted as one would hide inside a count that looks right: few merged tokens.
     assert figures["merged_tokens"] <= 0.001 * figures["true_people"], figures
+
+
+def test_the_load_kept_the_cluster_membership_private(loaded: Home) -> None:
+    import stat
+
+    import polars as pl
+
+    assert stat.S_IMODE(loaded.clusters.stat().st_mode) == 0o600
+    assert stat.S_IMODE(loaded.clusters.parent.stat().st_mode) == 0o700
+    membership = pl.read_parquet(loaded.clusters)
+    assert membership.height > 0
+    assert membership.get_column("record_key").is_unique().all()
+    # One pseudonymised row per record: every clustered number is also a staged source's number.
+    staged = pl.concat(
+        pl.read_parquet(p, columns=["link_method"]) for p in loaded.pseudo_staged_dir.glob("*/*.parquet")
+    )
+    assert staged.filter(pl.col("link_method") == "clustered").height > 0
