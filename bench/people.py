@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from bench.report import emit
+from bench.report import BenchError, emit
 from bench.truth import person_count_accuracy
 from core.layout import Home
 
@@ -40,6 +40,12 @@ def bench_people(*, data: Path, home: Path) -> None:
     """Print the person count against truth and, per group, the unmatched and linked shares (%), then
     one JSON line."""
     h = Home(home)
+    if not h.warehouse.exists():
+        raise BenchError(f"no warehouse in {home}: load it first (phm run --data {data} --home {home})")
+    if not (data / "truth" / "records.parquet").exists():
+        raise BenchError(
+            f"no truth/records.parquet under {data}: a synthetic ICS from phm generate is needed"
+        )
     figures = person_count_accuracy(data / "truth", h)
     rows = _fairness(h)
     per_group = {

@@ -66,8 +66,9 @@ def linkage_accuracy(
     `nhs_bad_check_digit`) and were loaded (matched on file and line to the pseudonymised staged
     records of `home`). A record is linked when its token is a `P` token; correct when it equals the
     tokenised true NHS number (`tokeniser`: the warehouse-domain `pseudonymisation.Tokeniser`).
-    precision = correct / linked; recall = correct / records whose person is in the GP demographic
-    master (the ones tracing could find; every record when the master is not there);
+    precision = correct / linked; recall = correct among the records whose person is in the GP
+    demographic master / those records (the ones tracing could find; every record when the master is
+    not there);
     `recall_all` = correct / every record. `truth_dir` is `DATA/truth`.
     """
     wanted = set(sources) if sources is not None else None
@@ -88,9 +89,13 @@ def linkage_accuracy(
     linked = got.get_column("person_token").str.starts_with("P").fill_null(False)
     correct = linked & (got.get_column("person_token") == got.get_column("expected")).fill_null(False)
     n_records, n_linked, n_correct = got.height, int(linked.sum()), int(correct.sum())
-    n_master = int(got.get_column("in_master").sum())
+    in_master = got.get_column("in_master")
+    n_master = int(in_master.sum())
+    # Records of people outside the master can be linked too (through their cluster's other records,
+    # `linkage.cluster`); recall counts only the master's people, so it stays a share.
+    n_correct_master = int((correct & in_master).sum())
     precision = n_correct / n_linked if n_linked else 1.0
-    recall = n_correct / n_master if n_master else 1.0
+    recall = n_correct_master / n_master if n_master else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {
         "precision": round(precision, 4),

@@ -27,20 +27,17 @@ CLUSTERED = "clustered"
 
 def _clustered(records: pl.DataFrame, clusters: pl.DataFrame | None, had_number: pl.Series) -> pl.DataFrame:
     """(cluster_id, nhs_number, link_confidence) of each row of `records`, null where the row had a
-    number or no cluster holds it (`load.cluster`: a cluster linked to one known person has a number)."""
-    empty = pl.DataFrame(
-        {CLUSTER_ID: pl.Series([None] * records.height, dtype=pl.String),
-         "nhs_number": pl.Series([None] * records.height, dtype=pl.String),
-         "link_confidence": pl.Series([None] * records.height, dtype=pl.Float64)}
-    )  # fmt: skip
+    number or no cluster holds it (`load.cluster`: a cluster linked to one known person has a number).
+
+    Keys are made for the rows without a number only: the normalisation costs per row."""
+    schema = {CLUSTER_ID: pl.String, "nhs_number": pl.String, "link_confidence": pl.Float64}
+    rows = pl.DataFrame({"_row": pl.int_range(records.height, eager=True, dtype=pl.UInt32)})
     if clusters is None:
-        return empty
-    keys = pl.DataFrame({RECORD_KEY: record_keys(records), "_had": had_number})
-    found = keys.join(clusters, on=RECORD_KEY, how="left", maintain_order="left")
-    return found.select(
-        pl.when(~pl.col("_had")).then(pl.col(c)).alias(c)
-        for c in (CLUSTER_ID, "nhs_number", "link_confidence")
-    )
+        return rows.with_columns(pl.lit(None, t).alias(c) for c, t in schema.items()).drop("_row")
+    without = records.with_row_index("_row").filter(~had_number)
+    keys = without.select("_row", record_keys(without).alias(RECORD_KEY))
+    found = keys.join(clusters.select(RECORD_KEY, *schema), on=RECORD_KEY, how="inner")
+    return rows.join(found.drop(RECORD_KEY), on="_row", how="left", maintain_order="left").drop("_row")
 
 
 def apply_trace(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bench.truth import person_count_accuracy
 from core.layout import Home
+from tests.fixtures.cli import phm
 
 
 def test_person_count_is_within_half_a_percent_of_the_true_number_of_people(
@@ -37,3 +38,24 @@ def test_the_load_kept_the_cluster_membership_private(loaded: Home) -> None:
         pl.read_parquet(p, columns=["link_method"]) for p in loaded.pseudo_staged_dir.glob("*/*.parquet")
     )
     assert staged.filter(pl.col("link_method") == "clustered").height > 0
+
+
+def test_bench_people_prints_the_figures_and_one_json_line(small_ics: Path, loaded: Home) -> None:
+    import json
+
+    done = phm("bench", "people", "--data", str(small_ics), "--home", str(loaded.root))
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["stage"] == "people"
+    assert figures == {**figures, **person_count_accuracy(small_ics / "truth", loaded)}
+    assert "unmatched_pct_spread/imd_quintile" in figures
+    assert any(key.startswith("imd_quintile ") for key in figures)
+
+
+def test_bench_people_without_a_load_says_so(tmp_path: Path, small_ics: Path) -> None:
+    done = phm("bench", "people", "--data", str(small_ics), "--home", str(tmp_path / "nothing"))
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"phm: no warehouse in {tmp_path / 'nothing'}: load it first "
+        f"(phm run --data {small_ics} --home {tmp_path / 'nothing'})"
+    ]

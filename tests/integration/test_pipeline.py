@@ -266,11 +266,12 @@ def test_traced_records_link_to_the_right_person(small_ics: Path, loaded: Home) 
     recall = (sharing["person_token"] == sharing["expected"]).mean()
     assert recall is not None and recall >= 0.9
     # People at non-sharing practices are mostly not in the master (unless they moved from a sharing
-    # practice), so most keep a persistent pseudo-ID: the coverage gap the quality report shows.
+    # practice); most are linked through their other records that carry the number (`linkage.cluster`).
     non_sharing = got.filter(pl.col("practice_non_sharing"))
     assert non_sharing.height > 0
-    share_pseudo = non_sharing["person_token"].str.starts_with("U").mean()
-    assert share_pseudo is not None and share_pseudo >= 0.8
+    clustered = non_sharing.filter(pl.col("link_method") == "clustered")
+    assert clustered.height >= 0.5 * non_sharing.height
+    assert (clustered["person_token"] == clustered["expected"]).mean() == 1.0
 
 
 def test_analyst_guide_queries_run(warehouse: duckdb.DuckDBPyConnection) -> None:
