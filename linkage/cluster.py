@@ -60,7 +60,7 @@ class ClusterResult:
     """`membership`: record_key -> cluster_id, generation, nhs_number, link_confidence (CLUSTERS_SCHEMA),
     one row per key, sorted.
 
-    `changes`: the merges and splits against the previous membership (`linkage.cluster_ids.CHANGES`).
+    `changes`: the merges and splits against the previous membership (`linkage.cluster_ids.CHANGES_SCHEMA`).
     `pairs_scored` counts the blocked pairs the model scored; `edges` the pairs accepted (plus local-id
     edges) that connected components ran over.
     """
@@ -79,7 +79,7 @@ def record_keys(records: pl.DataFrame) -> pl.Series:
     """The demographic key of each row of `records` (raw staged columns), in row order.
 
     Normalised as the matcher normalises (`linkage.matcher.prepare`), so the same person written
-    'o'brien' one month and "O'BRIEN" the next has one key. A row with no demographics gets '||||'.
+    "O'Brien" one month and "OBRIEN" the next has one key. A row with no demographics gets '||||'.
     """
     prepared = prepare(records.with_row_index("_rid"), "_rid")
     return prepared.select(record_key(prepared).alias(RECORD_KEY)).get_column(RECORD_KEY)
