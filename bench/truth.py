@@ -89,11 +89,11 @@ def linkage_accuracy(
     linked = got.get_column("person_token").str.starts_with("P").fill_null(False)
     correct = linked & (got.get_column("person_token") == got.get_column("expected")).fill_null(False)
     n_records, n_linked, n_correct = got.height, int(linked.sum()), int(correct.sum())
-    in_master = got.get_column("in_master")
-    n_master = int(in_master.sum())
+    master_rows = got.get_column("in_master")
+    n_master = int(master_rows.sum())
     # Records of people outside the master can be linked too (through their cluster's other records,
     # `linkage.cluster`); recall counts only the master's people, so it stays a share.
-    n_correct_master = int((correct & in_master).sum())
+    n_correct_master = int((correct & master_rows).sum())
     precision = n_correct / n_linked if n_linked else 1.0
     recall = n_correct_master / n_master if n_master else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
