@@ -7,7 +7,9 @@ delivery, or *not loaded* with a reason. The run summary and `load_log` list the
 when a delivered file was not loaded unless the operator skipped it by name.
 
 Naming rule (docs/extracts.md): `<source>/<source>_<YYYY-MM>[_v<N>].csv[.gz]`, N >= 2 for a
-resubmission; the highest version of a month replaces the earlier deliveries.
+resubmission; the highest version of a month replaces the earlier deliveries. National batch tracing
+answers (`dbs/dbs_response_<YYYY-MM>[_<N>].csv`, docs/extracts.md) are inventoried as TRACE_RESPONSE:
+the trace stage reads every one of them, whatever months the run loads.
 
 Only regular files are read: each entry is opened with O_NOFOLLOW | O_NONBLOCK and checked with fstat,
 so a symlink is refused (never followed, in or out of landing), and a FIFO or device is refused
@@ -33,6 +35,11 @@ from connectors.registers import REGISTERS
 from connectors.spec import EXTRACTS
 
 FORMATS: Final = (".csv", ".csv.gz")
+# A DBS response answers the request of the same stem (`dbs_request_<stem>.csv`, written by tracing).
+DBS_FOLDER: Final = "dbs"
+DBS_RESPONSE: Final = re.compile(
+    r"dbs_response_(?P<stem>\d{4}-(?:0[1-9]|1[0-2])(?:_(?:[2-9]|[1-9]\d+))?)\.csv"
+)
 _DELIVERY: Final = re.compile(r"(?P<source>[a-z0-9_]+?)_(?P<month>\d{4}-(?:0[1-9]|1[0-2]))(?:_v(?P<v>\d+))?")
 
 # Statuses of an inventory entry. Only NOT_LOADED makes `phm run` exit 1.
@@ -41,6 +48,7 @@ SUPERSEDED: Final = "superseded"
 REGISTER: Final = "register"
 MANIFEST: Final = "manifest"
 SKIPPED: Final = "skipped"
+TRACE_RESPONSE: Final = "trace_response"
 NOT_LOADED: Final = "not_loaded"
 
 # Reasons for NOT_LOADED.
@@ -94,6 +102,32 @@ def parse_delivery(rel: str) -> Delivery | str:
     if ext is None:
         return UNSUPPORTED_FORMAT
     return Delivery(rel, folder, m["month"], int(m["v"] or 1), ext == ".csv.gz")
+
+
+def dbs_response_stem(rel: str) -> str | None:
+    """The request stem a DBS response answers (``dbs/dbs_response_2026-10_2.csv`` -> ``2026-10_2``)."""
+    folder, _, name = rel.partition("/")
+    m = DBS_RESPONSE.fullmatch(name) if folder == DBS_FOLDER else None
+    return m["stem"] if m else None
+
+
+def dbs_responses(landing: Path) -> list[Path]:
+    """The DBS response files delivered to landing, in stem order (a later batch answers last)."""
+    folder = landing / DBS_FOLDER
+    if not folder.is_dir():
+        return []
+    # Regular files only: a symlink or FIFO of that name is NOT_LOADED in the inventory, never read.
+    found = [
+        (stem, p)
+        for p in folder.iterdir()
+        if (stem := dbs_response_stem(f"{DBS_FOLDER}/{p.name}")) and p.is_file() and not p.is_symlink()
+    ]
+    return [p for _, p in sorted(found, key=lambda sp: _stem_order(sp[0]))]
+
+
+def _stem_order(stem: str) -> tuple[str, int]:
+    month, _, batch = stem.partition("_")
+    return month, int(batch or 1)
 
 
 def delivery_month(source: str, name: str) -> str | None:
@@ -154,6 +188,9 @@ def inventory(landing: Path, months: Iterable[str] | None = None, skip: Iterable
             continue
         if rel in registers:
             entries[rel] = Entry(rel, REGISTER)
+            continue
+        if dbs_response_stem(rel) is not None:
+            entries[rel] = Entry(rel, TRACE_RESPONSE, "DBS trace response, applied by tracing")
             continue
         parsed = parse_delivery(rel)
         if isinstance(parsed, str):

@@ -71,6 +71,25 @@ class Home:
         """Merges and splits of the untraced people's clusters, for a person to confirm ('confirm' / 'reject')."""
         return self.identifiable / "review" / "cluster_changes.csv"
 
+    @property
+    def dbs_outbox(self) -> Path:
+        """National batch trace requests waiting to be sent to DBS: ``dbs_request_<stem>.csv`` (0600)."""
+        return self.identifiable / "outbox" / "dbs"
+
+    def dbs_request(self, stem: str) -> Path:
+        """The DBS trace request of one batch; its answer is landing/dbs/dbs_response_<stem>.csv."""
+        return self.dbs_outbox / f"dbs_request_{stem}.csv"
+
+    @property
+    def dbs_ledger(self) -> Path:
+        """Every DBS request reference ever issued, with the demographics it stands for."""
+        return self.identifiable / "dbs" / "requests.parquet"
+
+    @property
+    def dbs_status(self) -> Path:
+        """Counts of the last load's DBS round trip (requested, traced, awaiting a response, ...)."""
+        return self.identifiable / "dbs" / "round_trip.json"
+
     def staged(self, source: str, month: str | None = None) -> Path:
         base = self.identifiable / "staged" / source
         return base if month is None else base / f"{month}.parquet"

@@ -10,7 +10,7 @@ Stages, in order (the module that holds each):
                                         quarantine and ops counts
 3. `build_gp_master`     (trace)        the GP demographic master used for tracing
 4. `trace_records`       (trace)        every record without a valid NHS number, pooled across sources,
-                                        traced once
+                                        traced once; the rest through the DBS round trip (national_trace)
 4b. `cluster_untraced` (cluster)      what tracing left, clustered across sources and months into people
                                         with persistent IDs (kept in the identifiable zone)
 5. `build_token_map`     (token_map)    each distinct NHS number tokenised once and put into the vault once
@@ -36,12 +36,13 @@ from load.publish import (
 )
 from load.registers import Registers, load_registers, read_registers
 from load.token_map import build_token_map
-from load.trace import TRACE_COLUMNS, build_gp_master, trace_records
+from load.trace import TRACE_COLUMNS, NationalTracing, build_gp_master, national_trace, trace_records
 
 __all__ = [
     "LOCAL_IDS",
     "TRACE_COLUMNS",
     "MonthOutcome",
+    "NationalTracing",
     "Registers",
     "StageCounts",
     "build_gp_master",
@@ -55,6 +56,7 @@ __all__ = [
     "load_registers",
     "map_files",
     "publish_load",
+    "national_trace",
     "publish_warehouse",
     "pseudonymise_source",
     "read_registers",

@@ -80,7 +80,7 @@ def run(
 
     Exits 1 when a landing entry was not loaded (listed with its reason) unless skipped.
     """
-    from phm.demo import ensure_demo_data
+    from phm.demo import demo_national_service, ensure_demo_data
     from phm.run_summary import run_and_account
 
     console = Console(highlight=False)
@@ -94,7 +94,13 @@ def run(
         if install_dev_governance(h, data / "landing", KeyProvider.dev(h.keys), h.keys) is not None:
             console.print(f"Installed the example governance, signed by a dev approver ({h.governance})")
     run_and_account(
-        data=data, home=home, console=console, months=months, skip=skip or [], skip_unloaded=skip_unloaded
+        data=data,
+        home=home,
+        console=console,
+        months=months,
+        skip=skip or [],
+        skip_unloaded=skip_unloaded,
+        dbs=demo_national_service(data),
     )
     from phm.disclosure_summary import print_disclosure_risk
 

@@ -6,11 +6,16 @@ deployment that reads real extracts carries none of it on its load path.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from core.layout import DEFAULT_DATA
+
+if TYPE_CHECKING:
+    from pipelines.resources import DbsMailbox
 
 
 def ensure_demo_data(data: Path, persons: int, console: Console) -> None:
@@ -27,3 +32,15 @@ def ensure_demo_data(data: Path, persons: int, console: Console) -> None:
     console.print(f"No data yet: generating the demo ICS ({persons:,} synthetic people) into {data}")
     with progress_bar("generate") as progress:
         generate(GeneratorConfig(persons=persons), data, progress=progress)
+
+
+def demo_national_service(data: Path) -> DbsMailbox | None:
+    """On the embedded defaults, the synthetic national service answers the load's DBS trace request
+    during the run (`synthetic.national_service`); elsewhere nobody does, as with a real DBS mailbox,
+    and the response dropped into landing/dbs/ is applied by the next run."""
+    if data.resolve() != DEFAULT_DATA.resolve() or not (data / "truth").is_dir():
+        return None
+    from pipelines.resources import DbsMailbox
+    from synthetic.national_service import answer_request
+
+    return DbsMailbox(answer=partial(answer_request, truth=data / "truth"))

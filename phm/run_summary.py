@@ -11,12 +11,16 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
 from connectors.landing import LOADED, MANIFEST, NOT_LOADED, REGISTER, Entry
 from core.errors import Refused, UsageError
+
+if TYPE_CHECKING:
+    from pipelines.resources import DbsMailbox
 
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
@@ -75,13 +79,23 @@ def run_and_account(
     months: str | None,
     skip: Sequence[str],
     skip_unloaded: bool,
+    dbs: DbsMailbox | None = None,
 ) -> None:
-    """`phm run`: load, print the summary with the landing inventory, exit 1 for unloaded files."""
+    """`phm run`: load, print the summary with the landing inventory, exit 1 for unloaded files.
+
+    ``dbs``: who answers the load's DBS trace request at once (the demo's national service, phm/demo.py).
+    """
     from pipelines.runner import run_pipeline
 
     wanted = month_range(months) if months else None
     entries = run_pipeline(
-        data=data, home=home, console=console, months=wanted, skip=tuple(skip), skip_unloaded=skip_unloaded
+        data=data,
+        home=home,
+        console=console,
+        months=wanted,
+        skip=tuple(skip),
+        skip_unloaded=skip_unloaded,
+        dbs=dbs,
     )
     print_landing(entries, console)
     refuse_unloaded(entries)

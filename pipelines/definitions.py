@@ -16,11 +16,16 @@ from pathlib import Path
 import dagster as dg
 
 from core.layout import DEFAULT_DATA, DEFAULT_HOME
-from pipelines.resources import PhmKeys, PhmPaths
+from pipelines.resources import DbsMailbox, PhmKeys, PhmPaths
 
 
-def build_definitions(data: str, home: str, key_mode: str = "dev") -> dg.Definitions:
-    """Definitions for one installation; tests and `phm run` call this with their own folders."""
+def build_definitions(
+    data: str, home: str, key_mode: str = "dev", dbs_answer: DbsMailbox | None = None
+) -> dg.Definitions:
+    """Definitions for one installation; tests and `phm run` call this with their own folders.
+
+    ``dbs_answer``: who answers the DBS trace request during the load (the demo's synthetic service).
+    """
     keys = PhmKeys(mode=key_mode)
     if key_mode != "dev":
         keys = PhmKeys(
@@ -29,7 +34,11 @@ def build_definitions(data: str, home: str, key_mode: str = "dev") -> dg.Definit
     return dg.Definitions.merge(
         dg.load_from_defs_folder(path_within_project=Path(__file__).parent),
         dg.Definitions(
-            resources={"paths": PhmPaths(data=data, home=home), "keys": keys},
+            resources={
+                "paths": PhmPaths(data=data, home=home),
+                "keys": keys,
+                "dbs": dbs_answer or DbsMailbox(),
+            },
             # Assets materialised from the UI outside `load_all` run in-process too (pipelines/defs/jobs.py).
             executor=dg.in_process_executor,
         ),

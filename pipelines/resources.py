@@ -4,6 +4,8 @@ Paths and key mode reach the code as resource fields set at the entry point (def
 `phm run`), never read from the environment deep inside the domain code.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -48,3 +50,12 @@ class PhmKeys(dg.ConfigurableResource):
         if self.mode == "dev" and generate:
             return KeyProvider.dev(key_dir)
         return KeyProvider.from_directory(key_dir)
+
+
+@dataclass(frozen=True)
+class DbsMailbox:
+    """Who answers a load's DBS trace request at once: the demo's synthetic national service
+    (`phm run` on the embedded defaults), or nobody, as with a real DBS mailbox, whose answer arrives in
+    landing/dbs/ later and is applied by the next run."""
+
+    answer: Callable[[Path, Path], object] | None = None

@@ -16,11 +16,13 @@ from rich.console import Console
 from rich.table import Table
 
 from connectors.landing import Entry, delivered_months, inventory, loaded_months
+from core.disclosure import metadata_count
 from core.errors import Refused, UsageError
 from core.layout import Home
 from linkage.warehouse import open_read_only
 from load import discard_load
 from pipelines.partitions import RANGE_END, RANGE_START, SKIP_TAG, add_months
+from pipelines.resources import DbsMailbox
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
@@ -37,6 +39,7 @@ def run_pipeline(
     months: list[str] | None = None,
     skip: tuple[str, ...] = (),
     skip_unloaded: bool = False,
+    dbs: DbsMailbox | None = None,
 ) -> list[Entry]:
     """Run `load_all` over the months in DATA/landing (all, or ``months``) and print a summary
     (`phm run`; the CLI makes the demo data first when it is missing, see phm/demo.py).
@@ -56,6 +59,7 @@ def run_pipeline(
             console=console,
             months=months,
             skip=["*"] if skip_unloaded else list(skip),
+            dbs=dbs,
         )
     console.print(f"Loaded {len(loaded)} months ({', '.join(loaded)}).")
     print_summary(h, console)
@@ -75,6 +79,7 @@ def load(
     console: Console | None = None,
     months: list[str] | None = None,
     skip: list[str] | None = None,
+    dbs: DbsMailbox | None = None,
 ) -> list[str]:
     """Run the `load_all` job over the months delivered to DATA/landing (all, or those of ``months``
     that were delivered); raise PipelineFailed on failure. Returns the months loaded."""
@@ -88,7 +93,7 @@ def load(
     if wanted != [m for m in delivered_months(landing) if wanted[0] <= m <= wanted[-1]]:
         raise UsageError("--months must be a run of consecutive delivered months (a partition range)")
     months = wanted
-    defs = build_definitions(data=str(data), home=str(home.root), key_mode=key_mode)
+    defs = build_definitions(data=str(data), home=str(home.root), key_mode=key_mode, dbs_answer=dbs)
     add_months(instance, delivered_months(landing))
     if console is not None:
         console.print(f"Loading {len(months)} months ({months[0]} to {months[-1]}) from {landing}")
@@ -189,4 +194,23 @@ def print_summary(home: Home, console: Console) -> None:
         f"Persons in warehouse: {int(persons[0][0] if persons else 0):,}  |  link methods: "
         + ", ".join(f"{m} {n:,}" for m, n in links)
     )
+    _print_national_trace(home, console)
     console.print(f"Warehouse (read-only for analysts): {home.warehouse}")
+
+
+def _print_national_trace(home: Home, console: Console) -> None:
+    """The DBS round trip of the load (distinct untraced descriptions), as the trace stage recorded it."""
+    if not home.dbs_status.exists():
+        return
+    counts = json.loads(home.dbs_status.read_text())
+    shown = {k: metadata_count(v) for k, v in counts.items()}
+    console.print(
+        "National tracing (DBS): "
+        + ", ".join(f"{k.removeprefix('dbs/').replace('_', ' ')} {v}" for k, v in shown.items())
+        + (f"  |  request file in {home.dbs_outbox}" if counts.get("dbs/requested") else "")
+    )
+    if counts.get("dbs/awaiting_response"):
+        console.print(
+            "  Not an error: records awaiting a DBS response stay untraced until the response is dropped "
+            "into landing/dbs/ (docs/extracts.md); the next run applies it."
+        )

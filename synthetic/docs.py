@@ -11,6 +11,7 @@ from pathlib import Path
 from connectors.spec import EXTRACTS, PATTERNS, REGISTERS, extract_filename
 from synthetic.config import DefectRates
 from synthetic.defects import CODE_COLUMN, GP, SECONDARY_CARE, ethnicity_rate, missing_nhs_rate
+from synthetic.docs_dbs import dbs_markdown
 
 DOC_PATH = Path(__file__).resolve().parents[1] / "docs" / "extracts.md"
 
@@ -147,6 +148,7 @@ def render_extracts_markdown() -> str:
             lines += ["| column | description |", "|---|---|"]
             lines += [f"| `{n}` | {d} |" for n, d in reg.columns]
             lines.append("")
+    lines += [*dbs_markdown(), ""]
     lines += ["## Patterns", "", "| name | regular expression |", "|---|---|"]
     lines += [f"| `{k}` | `{v}` |" for k, v in PATTERNS.items()]
     lines += ["", *COLUMN_RULES]

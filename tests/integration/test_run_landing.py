@@ -1,4 +1,5 @@
-"""`phm run` as a cron job runs it: every unloaded landing entry listed with its reason, exit status 1."""
+"""`phm run` as a cron job runs it: every unloaded landing entry listed with its reason, exit status 1;
+a governance register edited since signing fails the run (exit 1) instead of skipping the report."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from pathlib import Path
 
 import duckdb
 
+from core.layout import Home
+from pseudonymisation import KeyProvider
+from pseudonymisation.release.setup import install_dev_governance
 from tests.fixtures.cli import phm
 
 
@@ -48,8 +52,24 @@ def test_unloaded_entries_are_listed_and_the_run_exits_1(tmp_path: Path) -> None
     assert log["apc/apc_202609.csv"] == "unexpected name"
     assert len(log) == len(listed)
 
-    skipped = phm(
-        "run", "--data", str(data), "--home", str(home), "--months", "2026-10", "--skip-unloaded", timeout=900
+    # A governance register edited after it was signed fails the run (exit 1) and says the transparency
+    # report was not written; it is never skipped silently.
+    h = Home(home).prepare()
+    governance = install_dev_governance(h, landing, KeyProvider.dev(h.keys), h.keys)
+    assert governance is not None
+    register = h.governance_bundles / governance.sha256 / "governance_register.yaml"
+    signed = register.read_bytes()
+    register.write_bytes(signed.replace(b"purposes:", b"purposes:  ", 1))
+    args = ("run", "--data", str(data), "--home", str(home), "--months", "2026-10", "--skip-unloaded")
+    refused = phm(*args, timeout=900)
+    assert refused.returncode == 1, refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert refused.stderr.splitlines()[-1] == (
+        "phm: governance register refused (changed_since_signing); the transparency report was not "
+        "written. This run's warehouse was published; fix or re-sign the register (phm governance ...)"
     )
+
+    register.write_bytes(signed)
+    skipped = phm(*args, timeout=900)
     assert skipped.returncode == 0, skipped.stderr
     assert "Landing: " in skipped.stdout and "0 not loaded." in skipped.stdout

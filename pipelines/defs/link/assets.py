@@ -22,7 +22,7 @@ from pipelines.keys import (
     ingest_key,
     pseudonymised_key,
 )
-from pipelines.resources import PhmKeys, PhmPaths
+from pipelines.resources import DbsMailbox, PhmKeys, PhmPaths
 
 
 @dg.asset(
@@ -45,13 +45,15 @@ def gp_master(paths: PhmPaths) -> dg.MaterializeResult:
     kinds={"polars", "splink"},
     description=(
         "Records without a valid NHS number, pooled across sources and traced against the GP master: "
-        "exact passes, then Splink. Uncertain pairs go to the clerical review file."
+        "exact passes, then Splink. Uncertain pairs go to the clerical review file. What is still "
+        "untraced goes to the national Demographics Batch Service (request file in the identifiable "
+        "outbox; answers read from landing/dbs/)."
     ),
     **owned("identifiable"),
 )
-def traced(paths: PhmPaths) -> dg.MaterializeResult:
+def traced(paths: PhmPaths, dbs: dg.ResourceParam[DbsMailbox]) -> dg.MaterializeResult:
     home = paths.installation()
-    counts = load.trace_records(home)
+    counts = load.trace_records(home, national=load.NationalTracing(paths.landing, dbs.answer))
     return dg.MaterializeResult(
         metadata={**safe_counts(counts), "review_file": dg.MetadataValue.path(str(home.review_queue))}
     )
