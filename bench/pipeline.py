@@ -42,6 +42,8 @@ def run_stages(
         steps.build_gp_master(home)
     with timer.stage("trace"):
         link_counts = steps.trace_records(home)
+    with timer.stage("cluster_untraced"):
+        link_counts.update(steps.cluster_untraced(home))
     with timer.stage("token_map_and_vault"):
         people = steps.build_token_map(home, keys, registers)
     loaded = 0

@@ -66,8 +66,9 @@ def linkage_accuracy(
     `nhs_bad_check_digit`) and were loaded (matched on file and line to the pseudonymised staged
     records of `home`). A record is linked when its token is a `P` token; correct when it equals the
     tokenised true NHS number (`tokeniser`: the warehouse-domain `pseudonymisation.Tokeniser`).
-    precision = correct / linked; recall = correct / records whose person is in the GP demographic
-    master (the ones tracing could find; every record when the master is not there);
+    precision = correct / linked; recall = correct among the records whose person is in the GP
+    demographic master / those records (the ones tracing could find; every record when the master is
+    not there);
     `recall_all` = correct / every record. `truth_dir` is `DATA/truth`.
     """
     wanted = set(sources) if sources is not None else None
@@ -88,9 +89,13 @@ def linkage_accuracy(
     linked = got.get_column("person_token").str.starts_with("P").fill_null(False)
     correct = linked & (got.get_column("person_token") == got.get_column("expected")).fill_null(False)
     n_records, n_linked, n_correct = got.height, int(linked.sum()), int(correct.sum())
-    n_master = int(got.get_column("in_master").sum())
+    master_rows = got.get_column("in_master")
+    n_master = int(master_rows.sum())
+    # Records of people outside the master can be linked too (through their cluster's other records,
+    # `linkage.cluster`); recall counts only the master's people, so it stays a share.
+    n_correct_master = int((correct & master_rows).sum())
     precision = n_correct / n_linked if n_linked else 1.0
-    recall = n_correct / n_master if n_master else 1.0
+    recall = n_correct_master / n_master if n_master else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {
         "precision": round(precision, 4),
@@ -101,4 +106,33 @@ def linkage_accuracy(
         "linked": n_linked,
         "correct": n_correct,
         "in_master": n_master,
+    }
+
+
+def person_count_accuracy(truth_dir: Path, home: Home) -> dict[str, Any]:
+    """The warehouse's `person` count against the true number of people (tests and benchmarks only).
+
+    True people: distinct truth `person_id` among the records that reached the pseudonymised staged
+    records (matched on file and line), so opted-out and quarantined people are not expected. `split`
+    counts true people carrying more than one token (one person counted as several), `merged` tokens
+    shared by more than one true person (several people counted as one).
+    """
+    from linkage.warehouse import open_read_only
+
+    truth = pl.read_parquet(truth_dir / "records.parquet", columns=["file", "line", "person_id"])
+    got = _loaded_records(truth.with_columns(pl.col("file").cast(pl.String)), home, None)
+    con = open_read_only(home.warehouse)
+    try:
+        people = con.execute("SELECT count(*) FROM person").fetchall()[0][0]
+    finally:
+        con.close()
+    true_people = got.get_column("person_id").n_unique()
+    tokens_per_person = got.group_by("person_id").agg(pl.col("person_token").n_unique().alias("n"))
+    people_per_token = got.group_by("person_token").agg(pl.col("person_id").n_unique().alias("n"))
+    return {
+        "person_rows": int(people),
+        "true_people": true_people,
+        "error_pct": round(100.0 * (int(people) - true_people) / true_people, 3) if true_people else 0.0,
+        "split_people": tokens_per_person.filter(pl.col("n") > 1).height,
+        "merged_tokens": people_per_token.filter(pl.col("n") > 1).height,
     }

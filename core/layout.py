@@ -47,6 +47,11 @@ class Home:
         return self.identifiable / "trace_results.parquet"
 
     @property
+    def clusters(self) -> Path:
+        """Untraced records' clusters: demographic key -> persistent cluster ID, kept across loads."""
+        return self.identifiable / "clusters.parquet"
+
+    @property
     def token_map(self) -> Path:
         """This load's NHS number -> token map (identifiable zone; the vault holds the encrypted copy)."""
         return self.identifiable / "token_map.parquet"
@@ -60,6 +65,11 @@ class Home:
     def review_queue(self) -> Path:
         """Clerical review file: uncertain pairs to decide ('match' / 'no_match'), honoured next run."""
         return self.identifiable / "review" / "clerical_review.csv"
+
+    @property
+    def cluster_review(self) -> Path:
+        """Merges and splits of the untraced people's clusters, for a person to confirm ('confirm' / 'reject')."""
+        return self.identifiable / "review" / "cluster_changes.csv"
 
     @property
     def dbs_outbox(self) -> Path:

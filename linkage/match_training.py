@@ -14,7 +14,7 @@ import copy
 import logging
 import random
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 import polars as pl
@@ -55,7 +55,7 @@ def splink_scores(
     `backend` ('duckdb' or 'spark', `linkage.backends`) is where Splink runs; settings are identical.
     """
     columns = set(lprep.columns) - {UID}
-    with _seeded_global_random(seed):
+    with seeded_global_random(seed):
         frames = _register(con, lprep, rprep, backend)
         prior = None if link_rate is None else min(max(link_rate / rprep.height, 1e-12), 1.0)
         linker = _linker(
@@ -72,8 +72,39 @@ def splink_scores(
         return _score_sql(con, backends.local_table(predictions, con, backend), has_dob=DOB in columns)
 
 
+def dedupe_scores(
+    con: duckdb.DuckDBPyConnection,
+    prep: pl.DataFrame,
+    *,
+    seed: int,
+    max_pairs: float,
+    floor: float,
+    m_shrinkage: float,
+) -> pl.DataFrame:
+    """Scored pairs within one prepared frame (Splink `dedupe_only`), in `splink_scores`' columns.
+
+    The same comparisons, blocking rules, training (prior from the deterministic rules, u by random
+    sampling, EM, shrinkage toward the starting m values) as the two-frame linkage, so the records
+    tracing left behind are clustered by the model that traced the others.
+    """
+    columns = set(prep.columns) - {UID}
+    with seeded_global_random(seed):
+        frames = _register(con, prep, None)
+        linker = _linker(frames, _settings(columns, 1e-4, link_type="dedupe_only"), validate=True)
+        _estimate_prior(linker, columns)
+        linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
+        starting = _m_values(_model(linker))
+        for keys in training_keys(columns):
+            # Ordered self-pairs minus each record with itself: zero exactly when the rule blocks no pair.
+            within = _pair_count(prep, prep, keys) - prep.drop_nulls(keys).height
+            linker = _train_em(frames, linker, keys, max_pairs, within)
+        linker = _linker(frames, _shrunk(_model(linker), starting, m_shrinkage))
+        predictions = linker.inference.predict(threshold_match_probability=floor if floor > 0 else None)
+        return _score_sql(con, predictions.physical_name, has_dob=DOB in columns)
+
+
 @contextlib.contextmanager
-def _seeded_global_random(seed: int) -> Iterator[None]:
+def seeded_global_random(seed: int) -> Iterator[None]:
     """Seed the global `random` for the block and put its state back afterwards.
 
     Splink 5 names its temporary tables with the global generator (in `DuckDBAPI`, in u sampling) and
@@ -121,7 +152,7 @@ def blocked_pairs(con: duckdb.DuckDBPyConnection, lprep: pl.DataFrame, rprep: pl
     blocking recall can be measured against truth without the model.
     """
     columns = set(lprep.columns) - {UID}
-    with _seeded_global_random(0):
+    with seeded_global_random(0):
         linker = _linker(_register(con, lprep, rprep), _settings(columns, 1e-4), validate=True)
         pairs = linker.inference.deterministic_link()
         q = f"SELECT DISTINCT unique_id_l, unique_id_r FROM {pairs.physical_name}"  # noqa: S608
@@ -133,7 +164,7 @@ def comparison_counts(lprep: pl.DataFrame, rprep: pl.DataFrame) -> pl.DataFrame:
     from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
     columns = set(lprep.columns) - {UID}
-    with contextlib.closing(duckdb.connect()) as con, _seeded_global_random(0):
+    with contextlib.closing(duckdb.connect()) as con, seeded_global_random(0):
         records = count_comparisons_from_blocking_rules(
             _register(con, lprep, rprep),
             blocking_rules=blocking_rules(columns),
@@ -150,23 +181,31 @@ def comparison_counts(lprep: pl.DataFrame, rprep: pl.DataFrame) -> pl.DataFrame:
 
 
 def _register(
-    con: duckdb.DuckDBPyConnection, lprep: pl.DataFrame, rprep: pl.DataFrame, backend: str = "duckdb"
+    con: duckdb.DuckDBPyConnection, lprep: pl.DataFrame, rprep: pl.DataFrame | None, backend: str = "duckdb"
 ) -> list[Any]:
-    """The two prepared frames as Splink dataframes on `backend` (the one place a db_api is made)."""
+    """The prepared frames as Splink dataframes on `backend` (the one place a db_api is made); one
+    frame (`rprep` None) for a deduplication."""
     db_api = backends.db_api(backend, con)
+    if rprep is None:
+        return [db_api.register(lprep.to_arrow(), dataset_display_name="records")]
     return [
         db_api.register(lprep.to_arrow(), dataset_display_name="left_records"),
         db_api.register(rprep.to_arrow(), dataset_display_name="right_records"),
     ]
 
 
-def _settings(columns: set[str], prior: float, backend: str = "duckdb") -> Model:
+def _settings(
+    columns: set[str],
+    prior: float,
+    backend: str = "duckdb",
+    link_type: Literal["link_only", "dedupe_only"] = "link_only",
+) -> Model:
     """The model's starting settings as Splink's settings dictionary (what `settings_json` saves), in
     the SQL dialect of `backend` (the same comparisons and rules, written for the engine that runs them)."""
     from splink import SettingsCreator
 
     creator = SettingsCreator(
-        link_type="link_only",
+        link_type=link_type,
         comparisons=comparisons(columns),
         blocking_rules_to_generate_predictions=blocking_rules(columns),
         probability_two_random_records_match=prior,

@@ -209,3 +209,58 @@ def _as_queue_rows(frame: pl.DataFrame) -> pl.DataFrame:
         pl.col(c).cast(pl.String) if c in frame.columns else pl.lit(None, pl.String).alias(c)
         for c in QUEUE_COLUMNS
     )
+
+
+# Merges and splits of the untraced people's clusters (`linkage.cluster_ids`), for a person to confirm.
+CLUSTER_DECISIONS = ("confirm", "reject")
+CLUSTER_QUEUE_COLUMNS: tuple[str, ...] = (
+    "change_id", "change", "cluster_id", "other_cluster_id", "cluster_records", "other_records",
+    "generation", "cluster_examples", "other_examples", "decision", "reviewer", "decided_on",
+)  # fmt: skip
+_EXAMPLES = 3
+
+
+def write_cluster_queue(
+    changes: pl.DataFrame, membership: pl.DataFrame, path: Path, *, previous: pl.DataFrame | None = None
+) -> int:
+    """Append this run's cluster merges and splits to the cluster review CSV (0600, atomic); returns
+    the number of open (undecided) rows.
+
+    Each row shows up to three record keys (the normalised demographics) of each side, from
+    `membership` (record_key -> cluster_id) and, for an ID merged away, the `previous` membership: a
+    reviewer cannot confirm a merge without them. Rows
+    already in the file are kept as they are, decided or not, so a rerun never loses a reviewer's work.
+    """
+    path = Path(path)
+    both = [m.select("cluster_id", RECORD_KEY) for m in (membership, previous) if m is not None]
+    examples = (
+        pl.concat(both)
+        .unique()
+        .sort("cluster_id", RECORD_KEY)
+        .group_by("cluster_id", maintain_order=True)
+        .agg(pl.col(RECORD_KEY).head(_EXAMPLES).str.join("; ").alias("_examples"))
+    )
+    rows = (
+        changes.join(examples.rename({"_examples": "cluster_examples"}), on="cluster_id", how="left")
+        .join(
+            examples.rename({"cluster_id": "other_cluster_id", "_examples": "other_examples"}),
+            on="other_cluster_id",
+            how="left",
+        )
+        .select(
+            pl.col(c).cast(pl.String) if c in changes.columns or c.endswith("_examples")
+            else pl.lit(None, pl.String).alias(c)
+            for c in CLUSTER_QUEUE_COLUMNS
+        )
+    )  # fmt: skip
+    old = (
+        pl.read_csv(
+            path, schema_overrides=dict.fromkeys(CLUSTER_QUEUE_COLUMNS, pl.String), infer_schema=False
+        )
+        if path.exists()
+        else rows.head(0)
+    )
+    new = rows.join(old.select("change_id"), on="change_id", how="anti")
+    out = pl.concat([old.select(CLUSTER_QUEUE_COLUMNS), new], how="vertical_relaxed")
+    write_public(path, out.write_csv, mode=0o600)  # identifiable zone: owner only, from the first byte
+    return out.filter(pl.col("decision").is_null() | (pl.col("decision").str.strip_chars() == "")).height

@@ -11,6 +11,8 @@ Stages, in order (the module that holds each):
 3. `build_gp_master`     (trace)        the GP demographic master used for tracing
 4. `trace_records`       (trace)        every record without a valid NHS number, pooled across sources,
                                         traced once; the rest through the DBS round trip (national_trace)
+4b. `cluster_untraced` (cluster)      what tracing left, clustered across sources and months into people
+                                        with persistent IDs (kept in the identifiable zone)
 5. `build_token_map`     (token_map)    each distinct NHS number tokenised once and put into the vault once
 6. `pseudonymise_source` (pseudonymise) apply the trace, re-check opt-outs, tokenise via the map,
                                         de-identify -> pseudonymised staged records; final
@@ -20,6 +22,7 @@ Stages, in order (the module that holds each):
                                         swaps in at the load's end with the cohort tables (all or nothing)
 """
 
+from load.cluster import cluster_untraced
 from load.files import landing_months, map_files, staged_months, workers, write_inventory, write_parquet
 from load.ingest import MonthOutcome, StageCounts, ingest_month, ingest_months
 from load.pseudonymise import LOCAL_IDS, pseudonymise_source
@@ -44,6 +47,7 @@ __all__ = [
     "StageCounts",
     "build_gp_master",
     "build_token_map",
+    "cluster_untraced",
     "discard_load",
     "ingest_month",
     "ingest_months",

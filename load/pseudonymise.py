@@ -7,6 +7,9 @@ import polars as pl
 import linkage
 from connectors.spec import GP_SOURCES
 from core.layout import Home
+from linkage.cluster import CLUSTER_ID, record_keys
+from linkage.review import RECORD_KEY
+from load.cluster import read_membership
 from load.files import map_files, staged_months, write_parquet
 from load.ingest import StageCounts
 from load.reconcile import final_reconciliation, record_trace_opt_outs
@@ -16,28 +19,61 @@ from pseudonymisation import KeyProvider, LineageTokeniser, Tokeniser, deidentif
 
 # Columns that identify a person locally (stable across refreshes) and seed their persistent pseudo-ID.
 LOCAL_IDS: dict[str, str] = {"asc_cld": "la_person_id"}
+# The pseudo-ID namespace of a cluster of untraced records (one person across sources and months).
+CLUSTER_NAMESPACE = "cluster"
+# How a record got its NHS number when its cluster of untraced records held one known person.
+CLUSTERED = "clustered"
 
 
-def _apply_trace(
-    records: pl.DataFrame, traced: pl.DataFrame, tokeniser: Tokeniser, source: str
+def _clustered(records: pl.DataFrame, clusters: pl.DataFrame | None, had_number: pl.Series) -> pl.DataFrame:
+    """(cluster_id, nhs_number, link_confidence) of each row of `records`, null where the row had a
+    number or no cluster holds it (`load.cluster`: a cluster linked to one known person has a number).
+
+    Keys are made for the rows without a number only: the normalisation costs per row."""
+    schema = {CLUSTER_ID: pl.String, "nhs_number": pl.String, "link_confidence": pl.Float64}
+    rows = pl.DataFrame({"_row": pl.int_range(records.height, eager=True, dtype=pl.UInt32)})
+    if clusters is None:
+        return rows.with_columns(pl.lit(None, t).alias(c) for c, t in schema.items()).drop("_row")
+    without = records.with_row_index("_row").filter(~had_number)
+    keys = without.select("_row", record_keys(without).alias(RECORD_KEY))
+    found = keys.join(clusters.select(RECORD_KEY, *schema), on=RECORD_KEY, how="inner")
+    return rows.join(found.drop(RECORD_KEY), on="_row", how="left", maintain_order="left").drop("_row")
+
+
+def apply_trace(
+    records: pl.DataFrame,
+    traced: pl.DataFrame,
+    tokeniser: Tokeniser,
+    source: str,
+    clusters: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Fill NHS numbers from the pooled trace; untraced rows get a persistent pseudo-ID."""
+    """Fill NHS numbers from the pooled trace, then from the cluster of untraced records (`load.cluster`)
+    when it holds one known person; the rest get their cluster's persistent pseudo-ID, shared by every
+    source and month the person appears in. A row no cluster holds (no demographics at all, or a home
+    whose clustering has not run) keeps the per-source key of `linkage.pseudo_keys`."""
     keys = untraced(records.with_columns(pl.lit(None, pl.String).alias("nhs_number"))).with_row_index("_row")
     found = keys.join(traced, on=list(TRACE_SCHEMA), how="left", nulls_equal=True).sort("_row")
-    had_number = pl.col("nhs_number").is_not_null()
+    had_number = records.get_column("nhs_number").is_not_null()
+    traced_number = found.get_column("nhs_number").is_not_null()
+    cluster = _clustered(records, clusters, had_number | traced_number)
     out = records.with_columns(
-        pl.when(had_number).then(pl.col("nhs_number")).otherwise(found["nhs_number"]).alias("nhs_number"),
-        pl.when(had_number).then(pl.lit("nhs_number")).otherwise(found["link_method"].fill_null("unmatched"))
-        .alias("link_method"),
-        pl.when(had_number).then(1.0).otherwise(found["link_confidence"].fill_null(0.0)).alias("link_confidence"),
+        pl.when(had_number).then(pl.col("nhs_number")).otherwise(found["nhs_number"].fill_null(cluster["nhs_number"]))
+        .alias("nhs_number"),
+        pl.when(had_number).then(pl.lit("nhs_number"))
+        .when(cluster["nhs_number"].is_not_null()).then(pl.lit(CLUSTERED))
+        .otherwise(found["link_method"].fill_null("unmatched")).alias("link_method"),
+        pl.when(had_number).then(1.0).otherwise(found["link_confidence"].fill_null(cluster["link_confidence"])
+        .fill_null(0.0)).alias("link_confidence"),
     )  # fmt: skip
     # Pseudo-IDs only for the rows still without a number (HMAC work scales with them, not the file).
-    out = out.with_row_index("_row")
+    out = out.with_columns(cluster[CLUSTER_ID].alias("_cluster")).with_row_index("_row")
     still_untraced = out.filter(pl.col("nhs_number").is_null())
     local_keys = linkage.pseudo_keys(still_untraced, namespace=source, local_id=LOCAL_IDS.get(source))
-    pseudo = still_untraced.select("_row", tokeniser.pseudo_id(source, local_keys).alias("pseudo_id"))
+    own = tokeniser.pseudo_id(source, local_keys)
+    shared = tokeniser.pseudo_id(CLUSTER_NAMESPACE, still_untraced.get_column("_cluster"))
+    pseudo = still_untraced.select("_row", shared.fill_null(own).alias("pseudo_id"))
     return out.join(pseudo, on="_row", how="left", maintain_order="left").drop(
-        "_row", *LOCAL_IDS.values(), strict=False
+        "_row", "_cluster", *LOCAL_IDS.values(), strict=False
     )
 
 
@@ -48,6 +84,7 @@ def pseudonymise_source(source: str, home: Home, keys: KeyProvider, registers: R
     file's reconciliation moves them from loaded to opted out, so the books still balance.
     """
     traced = pl.read_parquet(home.trace_results) if source not in GP_SOURCES else None
+    clusters = read_membership(home) if source not in GP_SOURCES else None
     tokeniser = Tokeniser(keys.token_key(), domain="warehouse")
     lineage = LineageTokeniser(keys.lineage_key())
     # Deleted by the publish stage; a source re-run on its own tokenises directly (same tokens).
@@ -59,7 +96,7 @@ def pseudonymise_source(source: str, home: Home, keys: KeyProvider, registers: R
         links: dict[str, int] = {}
         if source not in GP_SOURCES:
             assert traced is not None  # read above for every non-GP source
-            records = _apply_trace(records, traced, tokeniser, source)
+            records = apply_trace(records, traced, tokeniser, source, clusters)
             links = dict(records.group_by("link_method").len().iter_rows())
         else:
             records = records.with_columns(link_method=pl.lit("nhs_number"), link_confidence=pl.lit(1.0))

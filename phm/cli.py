@@ -188,6 +188,14 @@ def bench_link(
     run_bench(persons=persons, seed=seed, unlinked=unlinked, errors=errors)
 
 
+@bench_app.command("people")
+def bench_people(data: DataDir = DEFAULT_DATA, home: HomeDir = DEFAULT_HOME) -> None:
+    """Person count of a loaded synthetic ICS against its truth, and the linkage fairness rows."""
+    from bench.people import bench_people as run_bench
+
+    run_bench(data=data, home=home)
+
+
 # OS errors a user causes (a missing folder, a file they may not read) say what and where: exit 1.
 _USER_OS_ERRORS = (FileNotFoundError, NotADirectoryError, PermissionError, FileExistsError)
 

@@ -9,6 +9,7 @@ import dagster as dg
 REGISTERS_KEY = dg.AssetKey(["identifiable", "opt_out_register"])
 GP_MASTER_KEY = dg.AssetKey(["identifiable", "gp_master"])
 TRACED_KEY = dg.AssetKey(["identifiable", "traced"])
+CLUSTERED_KEY = dg.AssetKey(["identifiable", "clustered"])
 TOKEN_MAP_KEY = dg.AssetKey(["identifiable", "token_map"])
 PUBLISHED_KEY = dg.AssetKey(["cohort", "published"])
 # The load's one publish step: the whole build (warehouse + quality + cohort tables) swapped in at once.

@@ -140,6 +140,9 @@ LINKAGE_RATES_COLUMNS: dict[str, str] = {
     "exact_pct": "DOUBLE",
     "probabilistic_pct": "DOUBLE",
     "unmatched_pct": "DOUBLE",
+    # Fairness: share of records linked to a person, and points below the best group of the dimension.
+    "linked_pct": "DOUBLE",
+    "linked_gap_pp": "DOUBLE",
 }
 OPERATIONAL_TABLES: tuple[str, ...] = (
     "load_log",

@@ -1,6 +1,7 @@
 """Tracing and pseudonymisation.
 
-`gp_master` (identifiable) feeds `traced` (every record without a valid NHS number, traced once);
+`gp_master` (identifiable) feeds `traced` (every record without a valid NHS number, traced once),
+then `clustered` (what tracing left, clustered into people with persistent IDs);
 `token_map` tokenises each NHS number once and fills the vault; one `pseudonymised/<source>` asset per
 source turns staged identifiable records into tokenised, de-identified ones, which the warehouse
 tables (`pipelines/defs/warehouse`) are built from.
@@ -13,6 +14,7 @@ from connectors.spec import EXTRACTS, GP_SOURCES
 from core.disclosure import safe_counts
 from pipelines.catalog import owned
 from pipelines.keys import (
+    CLUSTERED_KEY,
     GP_MASTER_KEY,
     REGISTERS_KEY,
     TOKEN_MAP_KEY,
@@ -58,6 +60,25 @@ def traced(paths: PhmPaths, dbs: dg.ResourceParam[DbsMailbox]) -> dg.Materialize
 
 
 @dg.asset(
+    key=CLUSTERED_KEY,
+    deps=[TRACED_KEY],
+    group_name="tracing",
+    kinds={"polars", "splink"},
+    description=(
+        "Records tracing left without an NHS number, clustered across sources and months (Splink "
+        "dedupe) into people with persistent IDs. Merges and splits go to the cluster review file."
+    ),
+    **owned("identifiable"),
+)
+def clustered(paths: PhmPaths) -> dg.MaterializeResult:
+    home = paths.installation()
+    counts = load.cluster_untraced(home)
+    return dg.MaterializeResult(
+        metadata={**safe_counts(counts), "review_file": dg.MetadataValue.path(str(home.cluster_review))}
+    )
+
+
+@dg.asset(
     key=TOKEN_MAP_KEY,
     deps=[TRACED_KEY, REGISTERS_KEY, *[ingest_key(s) for s in EXTRACTS]],
     group_name="pseudonymisation",
@@ -82,7 +103,7 @@ def _pseudonymised_asset(source: str) -> dg.AssetsDefinition:
             ingest_key(source),
             REGISTERS_KEY,
             TOKEN_MAP_KEY,
-            *([] if source in GP_SOURCES else [TRACED_KEY]),
+            *([] if source in GP_SOURCES else [TRACED_KEY, CLUSTERED_KEY]),
         ],
         group_name="pseudonymisation",
         kinds={"polars", "parquet"},
