@@ -26,10 +26,10 @@ lint:
 typecheck:
 	$(BIN)/mypy core reports load pipelines connectors pseudonymisation quality cohort linkage synthetic phm bench scripts
 
-# One worker per core (at most 4); tests sharing the one integration load run on one worker
-# (tests/conftest.py). `.venv/bin/pytest -q tests/...` runs a few tests without workers.
+# One worker per core (at most 4), each test module on one worker, long modules first; the shared ICSs
+# and loads are built once (tests/conftest.py). `.venv/bin/pytest -q tests/...` runs a few tests without workers.
 pytest:
-	$(BIN)/pytest -q -n auto --maxprocesses 4 --dist loadgroup
+	$(BIN)/pytest -q -n auto --maxprocesses 4 --dist loadgroup --no-loadscope-reorder
 
 ui: setup
 	$(BIN)/phm ui

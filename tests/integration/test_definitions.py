@@ -147,12 +147,12 @@ def test_model_and_cohort_checks_exist(repo: dg.RepositoryDefinition) -> None:
     assert any(a.startswith("warehouse/") and a != "warehouse/warehouse" for a, _ in checks)
 
 
-def test_each_partition_carries_its_own_row_count(small_ics: Path, tmp_path: Path) -> None:
-    source, months = "apc", ["2026-08", "2026-09", "2026-10"]
+def test_each_partition_carries_its_own_row_count(tiny_ics: Path, tmp_path: Path) -> None:
+    source, months = "apc", ["2026-08", "2026-09", "2026-10"]  # the tiny ICS's three months
     home = Home(tmp_path / "home").prepare()
-    defs = build_definitions(data=str(small_ics), home=str(home.root))
+    defs = build_definitions(data=str(tiny_ics), home=str(home.root))
     key = dg.AssetKey(["identifiable", source])
-    resources = {"paths": PhmPaths(data=str(small_ics), home=str(home.root))}
+    resources = {"paths": PhmPaths(data=str(tiny_ics), home=str(home.root))}
     registers = defs.get_assets_def(dg.AssetKey(["identifiable", "opt_out_register"]))
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(EXTRACT_MONTHS, months)

@@ -22,6 +22,9 @@ from connectors.spec import EXTRACTS
 from core.layout import Home
 from pseudonymisation.lineage import RECORD_ID_COLUMNS
 
+# `slow`: a generate and a load in a child process; tests/conftest.py hands slow modules to workers first.
+pytestmark = pytest.mark.slow
+
 _CHILD = """
 import os, sys
 from pathlib import Path

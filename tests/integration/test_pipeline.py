@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
-import shutil
-import threading
-from datetime import UTC, datetime
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 import polars as pl
-import pytest
 
 import load as steps
 from connectors.spec import EXTRACTS, PATTERNS
 from core.layout import Home
-from linkage.warehouse import open_read_only
-from pipelines.runner import PipelineFailed, load
 from pseudonymisation import KeyProvider, Tokeniser
-from tests.fixtures.landing_edits import without_manifest
 from tests.fixtures.lineage import with_row_tokens
-
-_NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 # Which warehouse tables hold each source's loaded rows.
 SOURCE_TABLES: dict[str, tuple[str, ...]] = {
@@ -149,90 +138,6 @@ def test_no_identifier_in_any_text_column(small_ics: Path, warehouse: duckdb.Duc
         if len(values) > 20:
             share = len({v.upper() for v in values} & family_names) / len(values)
             assert share < 0.2, f"{table}.{column} looks like names"
-
-
-def _counts(home: Home) -> dict[str, int]:
-    """Rows per warehouse table, except the load log (every load adds to it)."""
-    con = open_read_only(home.warehouse)
-    try:
-        names = [r[0] for r in con.sql("select table_name from information_schema.tables").fetchall()]
-        return {n: con.sql(f'select count(*) from "{n}"').fetchall()[0][0] for n in names if n != "load_log"}
-    finally:
-        con.close()
-
-
-def _load_ids(home: Home, source: str) -> dict[str, list[str]]:
-    """The load ids in each staged month of a source (identifiable zone)."""
-    return {
-        m: pl.read_parquet(home.staged(source, m), columns=["load_id"])["load_id"].unique().to_list()
-        for m in steps.staged_months(home, source)
-    }
-
-
-def test_rerun_replaces_months_and_never_duplicates(small_ics: Path, loaded: Home, loaded_copy: Home) -> None:
-    """Loading the same landing again (on a copy of the shared home) reads every month again and
-    replaces what each month loaded: the warehouse holds exactly the rows it held."""
-    before = _load_ids(loaded, "apc")
-    with dg.instance_for_test() as instance:
-        months = load(data=small_ics, home=loaded_copy, instance=instance)
-    assert _counts(loaded_copy) == _counts(loaded)
-    after = _load_ids(loaded_copy, "apc")
-    assert sorted(after) == months
-    assert [m for m in months if len(after[m]) == 1 and after[m] != before[m]] == months
-
-
-def test_readers_see_whole_loads_while_a_load_runs(small_ics: Path, loaded_copy: Home) -> None:
-    home = loaded_copy
-    con = open_read_only(home.warehouse)
-    persons = con.sql("select count(*) from person").fetchall()[0][0]
-    con.close()
-    errors: list[BaseException] = []
-
-    def rebuild() -> None:
-        try:
-            for _ in range(2):
-                steps.publish_warehouse(home, small_ics / "landing", "concurrent", built_at=_NOW)
-        except BaseException as exc:
-            errors.append(exc)
-
-    writer = threading.Thread(target=rebuild)
-    writer.start()
-    reads = 0
-    while writer.is_alive() or reads == 0:
-        reader = open_read_only(home.warehouse)
-        try:
-            assert reader.sql("select count(*) from person").fetchall()[0][0] == persons
-            assert reader.sql("select count(*) from reconciliation").fetchall()[0][0] > 0
-        finally:
-            reader.close()
-        reads += 1
-    writer.join()
-    assert errors == []
-    assert reads >= 2
-
-
-def test_malformed_file_fails_its_partition_and_leaves_warehouse_intact(
-    small_ics: Path, loaded_copy: Home, tmp_path: Path
-) -> None:
-    home = loaded_copy
-    data = tmp_path / "data"
-    shutil.copytree(small_ics / "landing", data / "landing")
-    published = hashlib.sha256(home.warehouse.read_bytes()).hexdigest()
-    staged_before = _load_ids(home, "apc")
-    months = steps.landing_months(data / "landing")
-    bad = data / "landing" / "apc" / f"apc_{months[2]}.csv"
-    without_manifest(bad).write_bytes(bad.read_bytes() + b"\xff\xfe not utf-8\n")
-    with dg.instance_for_test() as instance, pytest.raises(PipelineFailed) as failure:
-        load(data=data, home=home, instance=instance)
-    message = str(failure.value)
-    assert f"apc/apc_{months[2]}.csv" in message
-    assert "UTF-8" in message
-    assert "1 of 12 partition(s) of apc failed" in message
-    assert hashlib.sha256(home.warehouse.read_bytes()).hexdigest() == published
-    # The other months of the same source were loaded again by this run; the failed one was not.
-    staged_after = _load_ids(home, "apc")
-    assert staged_after[months[2]] == staged_before[months[2]]
-    assert [m for m in months if staged_after[m] != staged_before[m]] == [m for m in months if m != months[2]]
 
 
 def test_every_extract_source_is_loaded(loaded: Home) -> None:

@@ -3,7 +3,9 @@
 Real processes (`tests.fixtures.publish_driver`: the load from the warehouse step on, with the
 functions the Dagster assets call) over a tiny pseudonymised home. A process told to pause at a named
 point (`PHM_PAUSE_AT`, `core.faults`) says so on stderr and blocks; the test reads that line, so it
-knows exactly where the process is, and kills it with SIGKILL. No sleeps.
+knows exactly where the process is, and kills it with SIGKILL. No sleeps. The runs that are not killed
+and not read concurrently (the clean load, each re-run after a kill) call the same driver in this
+process: a process start-up (seconds of imports) proves nothing there.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pytest
 from core.faults import POINTS
 from linkage.warehouse import TABLES, open_read_only
 from scripts.warehouse_fingerprint import fingerprint
+from tests.fixtures.publish_driver import run
 from tests.fixtures.staged_home import write_home
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,6 +44,11 @@ def _run(root: Path, *args: str) -> None:
     proc = _driver(root, *args)
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
+
+
+def _run_here(root: Path, *, cohort_rows: int = 3, build_id: str = "driver") -> None:
+    """The driver's load, with its defaults, in this process (to completion)."""
+    run(root, cohort_rows=cohort_rows, build_id=build_id)
 
 
 def _paused(root: Path, point: str, *args: str) -> subprocess.Popen[str]:
@@ -76,7 +84,7 @@ def root(tmp_path: Path) -> Path:
 
 def test_kill_at_five_points_then_rerun_converges_to_the_clean_warehouse(root: Path) -> None:
     warehouse = root / "warehouse" / "warehouse.duckdb"
-    _run(root)
+    _run_here(root)
     clean = fingerprint(warehouse)
     assert set(clean) == set(TABLES) | COHORT_TABLES
     assert len(POINTS) == 5
@@ -89,7 +97,7 @@ def test_kill_at_five_points_then_rerun_converges_to_the_clean_warehouse(root: P
             assert _sha(warehouse) == before, point
             assert _builds(root), f"{point}: the killed run left no build file to clean up"
         assert set(fingerprint(warehouse)) == set(clean), point  # always a complete table set
-        _run(root)
+        _run_here(root)
         assert _builds(root) == [], point
         assert not list((root / "warehouse").glob("*.building.lock")), point
         assert fingerprint(warehouse) == clean, point
@@ -99,18 +107,18 @@ def test_a_live_runs_build_is_never_removed(root: Path) -> None:
     """A second load cleans up killed runs' builds only: the build a paused (live) run holds stays."""
     live = _paused(root, "warehouse_step_done", "--build-id", "live")
     try:
-        _run(root, "--build-id", "other")
+        _run_here(root, build_id="other")
         assert _builds(root) == ["warehouse.live.building"]
     finally:
         _kill(live)
-    _run(root, "--build-id", "third")
+    _run_here(root, build_id="third")
     assert _builds(root) == []
 
 
 def test_a_reader_sees_the_old_load_or_the_new_one_never_a_mix(root: Path) -> None:
     """A reader loop (this process) opening the published warehouse while another process loads twice."""
     warehouse = root / "warehouse" / "warehouse.duckdb"
-    _run(root, "--cohort-rows", "3")
+    _run_here(root, cohort_rows=3)
 
     def version() -> tuple[frozenset[str], int, int]:
         con = open_read_only(warehouse)

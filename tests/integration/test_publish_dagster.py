@@ -1,6 +1,7 @@
 """Issue 13 item 2 through the real Dagster job (`load_all`, as `phm run` and the UI run it): a failure
 after the warehouse step (here the model step raising the LinAlgError a small ICS once raised) leaves
-the published warehouse byte-identical, says so, and leaves no build file behind."""
+the published warehouse byte-identical, says so, and leaves no build file behind. It starts from a
+copy of the session's one load of the tiny ICS (`tiny_loaded_copy`), the warehouse that run published."""
 
 from __future__ import annotations
 
@@ -17,11 +18,9 @@ from pipelines.runner import PipelineFailed, load
 
 
 def test_a_failure_after_the_warehouse_step_leaves_the_published_file_byte_identical(
-    tiny_ics: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_ics: Path, tiny_loaded_copy: Home, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    home = Home(tmp_path / "home").prepare()
-    with dg.instance_for_test() as instance:
-        load(data=tiny_ics, home=home, instance=instance)
+    home = tiny_loaded_copy
     published = hashlib.sha256(home.warehouse.read_bytes()).hexdigest()
 
     def singular(*_: object, **__: object) -> None:

@@ -168,12 +168,12 @@ def _warehouse_nhs_hits(home: Home, nhs_numbers: pl.Series) -> dict[str, int]:
 def test_release_end_to_end(
     small_ics: Path,
     loaded_copy: Home,
-    load_instance: dg.DagsterInstance,
+    load_instance_copy: dg.DagsterInstance,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     home = loaded_copy
-    instance = load_instance
+    instance = load_instance_copy
     truth = pl.read_parquet(small_ics / "truth" / "persons.parquet").select(
         pl.col("nhs_number").cast(pl.String), "practice_end"
     )

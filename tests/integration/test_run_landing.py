@@ -7,11 +7,15 @@ import os
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from core.layout import Home
 from pseudonymisation import KeyProvider
 from pseudonymisation.release.setup import install_dev_governance
 from tests.fixtures.cli import phm
+
+# `slow`: three real `phm run` processes; tests/conftest.py hands slow modules to workers first.
+pytestmark = pytest.mark.slow
 
 
 def test_unloaded_entries_are_listed_and_the_run_exits_1(tmp_path: Path) -> None:

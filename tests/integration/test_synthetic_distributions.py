@@ -16,6 +16,9 @@ from synthetic.codes import codelist
 from synthetic.config import Calendar, DefectRates
 from synthetic.people import _PYRAMID
 
+# `slow`: a 5,000-person, 24-month ICS generated; tests/conftest.py hands slow modules to workers first.
+pytestmark = pytest.mark.slow
+
 PERSONS = 5_000
 CAL = Calendar("2026-10", 24)
 

@@ -20,7 +20,11 @@ from tests.fixtures.spark import spark  # noqa: F401  (the session-scoped fixtur
 
 GIVEN = ["JOHN", "MARY", "ANN", "ROBERT", "AISHA", "OLIVER", "GEETA", "SEAN", "CHLOE", "WEI", "AMIR", "ZOE"]
 # py4j (PySpark's bridge to the JVM) leaves its gateway sockets for the JVM to close: not this code's.
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+# `slow`: a JVM start and two Splink runs; tests/conftest.py hands slow modules to workers first.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+    pytest.mark.slow,
+]
 
 FAMILY = ["SMITH", "OBRIEN", "JONES", "BROWN", "KHAN", "TAYLOR", "PATEL", "MURPHY", "EVANS", "CHEN"]
 
