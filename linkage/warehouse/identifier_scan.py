@@ -15,9 +15,11 @@ looks at the *values* of every VARCHAR column of every table and refuses to publ
   Values of the published reference vocabularies (``ref_*`` tables: ethnic groups such as "White",
   practice and area names) are not names of people, and are exempt.
 
-The error names the table, the column, the kind and the count, never a value. One aggregate query per
-table (every check a FILTER of the same scan) keeps it to one pass over the data; only distinct
-candidate name values reach Python.
+The error names the table, the column, the kind and the count, never a value. Each column is grouped
+once into its distinct values with their counts and every check is a FILTER over those (one pass over
+the column; the patterns run per distinct value, not per row); only distinct candidate name values
+reach Python. Columns the pipeline fills itself (run ids, keyed tokens, provider record ids replaced by
+keyed tokens) are not scanned: nothing delivered reaches them.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 import duckdb
 
 from linkage.warehouse.checks import WarehouseCheckError
+from pseudonymisation.lineage import RECORD_ID_COLUMNS
 from pseudonymisation.name_digests import NameDigests
 
 __all__ = ["IdentifierFound", "IdentifierHit", "scan_identifiers"]
@@ -76,7 +79,8 @@ _GENERATED = frozenset({"load_id", "run_id", "row_token"})
 
 
 def _generated(column: str) -> bool:
-    return column in _GENERATED or column.endswith("_token")
+    # Provider record ids reach the warehouse only as keyed tokens (`pseudonymisation.lineage`).
+    return column in _GENERATED or column.endswith("_token") or column in RECORD_ID_COLUMNS
 
 
 def _text_columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
@@ -101,26 +105,42 @@ def _codes_exempt(con: duckdb.DuckDBPyConnection, tables: dict[str, list[str]]) 
     return ""
 
 
-def _shape_hits(
-    con: duckdb.DuckDBPyConnection, table: str, columns: list[str], exempt: str
+def _column_hits(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    col: str,
+    exempt: str,
+    names: NameDigests | None,
+    vocabulary: set[str],
 ) -> list[IdentifierHit]:
-    parts = []
-    for col in columns:
-        c = _q(col)
-        nhs = f"regexp_matches({c}, '{_NHS}') AND {_nhs_valid(c)}" + exempt.format(col=c)
-        parts += [
-            f"count(*) FILTER (WHERE {nhs})",
-            f"count(*) FILTER (WHERE regexp_matches({c}, '{_POSTCODE}'))",
-            f"count(*) FILTER (WHERE regexp_matches({c}, '{_DATE}'))",
-        ]
-    counts = con.execute(f"SELECT {', '.join(parts)} FROM {_q(table)}").fetchall()[0]  # noqa: S608 (catalogue names)
-    hits = []
-    for i, col in enumerate(columns):
-        for kind, n in zip(
-            ("nhs_number", "postcode", "date_of_birth"), counts[3 * i : 3 * i + 3], strict=True
-        ):
-            if n:
-                hits.append(IdentifierHit(table, col, kind, int(n)))
+    """Every check on one column, run on its *distinct* values weighted by their counts.
+
+    Warehouse text columns are mostly codes with few distinct values, so grouping first (one hash
+    aggregate over the column) and matching the patterns against the distinct values is far cheaper
+    than four regular expressions over every row: at 880,000 people the row-wise scan took minutes.
+    """
+    c = _q(col)
+    nhs = f"regexp_matches(v, '{_NHS}') AND {_nhs_valid('v')}" + exempt.format(col="v")
+    name_list = ", list({'v': v, 'n': n}) FILTER (WHERE regexp_matches(v, $name))" if names else ""
+    row = con.execute(
+        f"WITH d AS (SELECT {c} AS v, count(*) AS n FROM {_q(table)} WHERE {c} IS NOT NULL GROUP BY 1) "  # noqa: S608 (catalogue names)
+        f"SELECT sum(n) FILTER (WHERE {nhs}), sum(n) FILTER (WHERE regexp_matches(v, '{_POSTCODE}')), "
+        f"sum(n) FILTER (WHERE regexp_matches(v, '{_DATE}')){name_list} FROM d",
+        {"name": _NAME_VALUE} if names else {},  # a parameter: the pattern holds a quote
+    ).fetchall()[0]
+    hits = [
+        IdentifierHit(table, col, kind, int(n))
+        for kind, n in zip(("nhs_number", "postcode", "date_of_birth"), row[:3], strict=True)
+        if n
+    ]
+    if names:
+        rows = sum(
+            int(item["n"])
+            for item in row[3] or []
+            if item["v"] not in vocabulary and all(_word(w) in names for w in str(item["v"]).split(" "))
+        )
+        if rows:
+            hits.append(IdentifierHit(table, col, "name", rows))
     return hits
 
 
@@ -133,24 +153,6 @@ def _vocabulary(con: duckdb.DuckDBPyConnection, tables: dict[str, list[str]]) ->
                 rows = con.execute(f"SELECT DISTINCT {_q(col)} FROM {_q(table)}").fetchall()  # noqa: S608
                 values |= {str(v) for (v,) in rows}
     return values
-
-
-def _name_hits(
-    con: duckdb.DuckDBPyConnection, table: str, col: str, names: NameDigests, vocabulary: set[str]
-) -> IdentifierHit | None:
-    c = _q(col)
-    candidates = con.execute(
-        f"SELECT {c}, count(*) FROM {_q(table)} WHERE regexp_matches({c}, $p) GROUP BY ALL",  # noqa: S608
-        {"p": _NAME_VALUE},
-    ).fetchall()
-    rows = 0
-    for value, n in candidates:
-        if value in vocabulary:
-            continue
-        words = [_word(w) for w in str(value).split(" ")]
-        if words and all(w in names for w in words):
-            rows += int(n)
-    return IdentifierHit(table, col, "name", rows) if rows else None
 
 
 def _word(text: str) -> str:
@@ -170,11 +172,9 @@ def scan_identifiers(con: duckdb.DuckDBPyConnection, names: NameDigests | None =
     hits: list[IdentifierHit] = []
     for table, columns in tables.items():
         col_exempt = "" if table == "ref_codelist" else exempt
-        hits += _shape_hits(con, table, columns, col_exempt)
-        if names is not None and len(names) and not table.startswith("ref_"):
-            hits += [
-                h for col in columns if (h := _name_hits(con, table, col, names, vocabulary)) is not None
-            ]
+        check_names = names if names is not None and len(names) and not table.startswith("ref_") else None
+        for col in columns:
+            hits += _column_hits(con, table, col, col_exempt, check_names, vocabulary)
     if hits:
         raise IdentifierFound(hits)
     return hits
