@@ -62,7 +62,7 @@ def splink_scores(
             frames, _settings(columns, prior if prior is not None else 1e-4, backend), validate=True
         )
         if prior is None:
-            _estimate_prior(linker, columns)
+            linker = _estimate_prior(linker, frames, columns)
         linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
         starting = _m_values(_model(linker))
         for keys in training_keys(columns):
@@ -91,7 +91,7 @@ def dedupe_scores(
     with seeded_global_random(seed):
         frames = _register(con, prep, None)
         linker = _linker(frames, _settings(columns, 1e-4, link_type="dedupe_only"), validate=True)
-        _estimate_prior(linker, columns)
+        linker = _estimate_prior(linker, frames, columns)
         linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
         starting = _m_values(_model(linker))
         for keys in training_keys(columns):
@@ -267,7 +267,10 @@ def _shrunk(model: Model, starting: list[list[float | None]], weight: float) -> 
     return model
 
 
-def _estimate_prior(linker: Any, columns: set[str]) -> None:
+def _estimate_prior(linker: Any, frames: list[Any], columns: set[str]) -> Any:
+    """The linker with its match prior estimated from the deterministic rules, kept strictly inside
+    (0, 1): on a tiny residue the rules can find no pair (or only pairs), an estimate of 0 or 1 whose
+    match weight is infinite and makes prediction fail, so it is clamped to [1e-12, 1 - 1e-12]."""
     from splink import block_on
 
     rules = [block_on(*keys) for keys in prior_keys(columns)]
@@ -276,6 +279,15 @@ def _estimate_prior(linker: Any, columns: set[str]) -> None:
             linker.training.estimate_probability_two_random_records_match(rules, recall=0.8)
         except Exception:  # no deterministic matches at all: keep the default prior
             _log.warning("could not estimate the match prior; using the default")
+    model = _model(linker)
+    prior = float(model.get("probability_two_random_records_match") or 0.0)
+    if 0.0 < prior < 1.0:
+        return linker
+    model["probability_two_random_records_match"] = min(max(prior, _PRIOR_FLOOR), 1.0 - _PRIOR_FLOOR)
+    return _linker(frames, model)
+
+
+_PRIOR_FLOOR = 1e-12
 
 
 def _score_sql(con: duckdb.DuckDBPyConnection, table: str, *, has_dob: bool) -> pl.DataFrame:

@@ -251,3 +251,16 @@ def test_same_records_and_seed_give_the_same_ids(
     # 60 fillers, Priya's untraced record, and Jane under two keys (the lower-case postcode normalises).
     assert first.membership.height == 63
     assert first.clusters == 62
+
+
+def test_a_residue_of_a_few_unrelated_records_clusters_without_error() -> None:
+    """Four unrelated records (a tiny ICS's residue): the deterministic rules find no pair, so the
+    estimated match prior is 0, whose infinite weight once failed the stage (math domain error).
+    The prior is kept inside (0, 1) and each record is its own person."""
+    records = pl.DataFrame(_filler(4, 100), schema={**TRACE_SCHEMA, "nhs_number": pl.String}).drop(
+        "nhs_number"
+    )
+    with global_random_untouched():
+        result = cluster_records(records)
+    assert result.membership.height == 4
+    assert result.membership["cluster_id"].n_unique() == 4
