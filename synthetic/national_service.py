@@ -23,7 +23,7 @@ import polars as pl
 
 from connectors.landing import DBS_FOLDER
 from core.files import write_public
-from linkage.dbs import RESPONSE_COLUMNS
+from linkage.dbs import NO_MATCH_NUMBER, RESPONSE_COLUMNS, SEVERAL_NUMBER
 from linkage.keys import name_key, postcode_key
 
 # (keys, MATCHED_ALGORITHM_INDICATOR, MATCHED_CONFIDENCE_PERCENTAGE): 3 alphanumeric, 4 algorithmic.
@@ -33,8 +33,6 @@ STAGES: tuple[tuple[tuple[str, ...], int, float], ...] = (
     (("date_of_birth", "sex", "postcode"), 4, 85.0),
     (("family_name", "date_of_birth", "sex"), 4, 75.0),
 )
-NO_MATCH_NUMBER = "0000000000"
-MULTIPLE_NUMBER = "9999999999"
 
 
 @dataclass(frozen=True)
@@ -106,7 +104,7 @@ def respond(
                 .alias("ERROR_SUCCESS_CODE"),
                 pl.when(pl.col("_n") == 1)
                 .then(pl.col("nhs_number"))
-                .otherwise(pl.lit(MULTIPLE_NUMBER))
+                .otherwise(pl.lit(SEVERAL_NUMBER))
                 .alias("MATCHED_NHS_NO"),
                 pl.when(pl.col("_n") == 1).then(pl.lit(algorithm)).otherwise(pl.lit(0)).alias("_algorithm"),
                 pl.when(pl.col("_n") == 1).then(pl.lit(confidence)).otherwise(pl.lit(0.0)).alias("_pct"),

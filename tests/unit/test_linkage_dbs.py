@@ -19,7 +19,8 @@ PEOPLE = pl.DataFrame(
         "postcode": ["ls1 4ap", "LS1 4AP", "LS2 9JT", "not a postcode"],
     }
 )
-VALID = "9434765919"  # modulus 11 valid (NHS England's documented example)
+VALID = "9990000018"  # modulus 11 valid, in the synthetic test range
+BAD_CHECK_DIGIT = "9990000017"
 
 
 def test_references_are_stable_and_shared_by_spellings_that_normalise_alike() -> None:
@@ -63,15 +64,15 @@ def test_each_response_row_is_an_answer_or_quarantined_with_its_reason() -> None
     raw = _response(
         [
             ("R1", "00", VALID, "100.00"),  # line 2: traced
-            ("R2", "98", "0000000000", "0"),  # 3: not found
-            ("R3", "97", "9999999999", "0"),  # 4: several people
+            ("R2", "98", dbs.NO_MATCH_NUMBER, "0"),  # 3: not found
+            ("R3", "97", dbs.SEVERAL_NUMBER, "0"),  # 4: several people
             ("R4", "96", "", ""),  # 5: not enough data
             ("R9", "00", VALID, "100"),  # 6: a reference we never issued
-            ("R5", "00", "9434765918", "90"),  # 7: bad check digit
-            ("R6", "00", "0000000000", "90"),  # 8: a placeholder is no number
+            ("R5", "00", BAD_CHECK_DIGIT, "90"),  # 7: bad check digit
+            ("R6", "00", dbs.NO_MATCH_NUMBER, "90"),  # 8: a placeholder is no number
             ("R7", "42", VALID, "90"),  # 9: a code the service does not use
             ("R8", "00", VALID, "250"),  # 10: not a percentage
-            ("R1", "98", "0000000000", "0"),  # 11: second answer for R1
+            ("R1", "98", dbs.NO_MATCH_NUMBER, "0"),  # 11: second answer for R1
             ("", "00", VALID, "100"),  # 12: no reference
         ]
     )
@@ -104,7 +105,9 @@ def test_each_response_row_is_an_answer_or_quarantined_with_its_reason() -> None
 def test_a_file_without_the_response_columns_is_refused_by_name() -> None:
     with pytest.raises(ExtractFileError) as err:
         dbs.read_response(
-            b"UNIQUE_REFERENCE,MATCHED_NHS_NO\r\nR1,9434765919\r\n", "dbs/dbs_response_2026-10.csv", ISSUED
+            b"UNIQUE_REFERENCE,MATCHED_NHS_NO\r\nR1," + VALID.encode() + b"\r\n",
+            "dbs/dbs_response_2026-10.csv",
+            ISSUED,
         )
     assert str(err.value) == (
         "dbs/dbs_response_2026-10.csv: not a DBS response: missing column(s) ERROR_SUCCESS_CODE, "
