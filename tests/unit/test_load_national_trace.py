@@ -13,7 +13,7 @@ from core.layout import Home
 from linkage import dbs
 from load import NationalTracing, national_trace
 
-VALID = "9434765919"
+VALID = "9990000018"  # modulus 11 valid, in the synthetic test range
 # Ann was traced locally; Bob, Cy and Di were not.
 RESULTS = pl.DataFrame(
     {
@@ -115,7 +115,9 @@ def test_an_answering_service_closes_the_round_trip_in_the_same_call(home: Home,
     def answer(request: Path, landing_dir: Path) -> None:
         seen.append(request.name)
         _drop_response(
-            landing_dir, "2026-10", [(ref, "98", "0000000000", "0.00") for ref in _request_refs(request)]
+            landing_dir,
+            "2026-10",
+            [(ref, "98", dbs.NO_MATCH_NUMBER, "0.00") for ref in _request_refs(request)],
         )
 
     out, counts = national_trace(home, RESULTS, NationalTracing(landing, answer))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
-from linkage.dbs import RESPONSE_COLUMNS
+from linkage.dbs import NO_MATCH_NUMBER, RESPONSE_COLUMNS, SEVERAL_NUMBER
 from synthetic.national_service import ServiceErrors, answer_request, respond
 
 # Person 2 and 3 are twins: same birth date, sex and postcode, different given names.
@@ -51,7 +51,7 @@ def test_traces_in_stages_and_never_guesses_between_two_people() -> None:
         ("R2", "", "00", "9990000026", "3", "95.00"),
         ("R3", "", "97", "9999999999", "0", "0.00"),
         ("R4", "", "00", "9990000042", "3", "100.00"),
-        ("R5", "", "98", "0000000000", "0", "0.00"),
+        ("R5", "", "98", NO_MATCH_NUMBER, "0", "0.00"),
     ]
 
 
@@ -64,7 +64,9 @@ def test_makes_the_errors_a_real_trace_makes_at_its_rates() -> None:
     # A wrong match still reads as traced, with someone else's (real) number: only truth can tell.
     assert [wrong["ERROR_SUCCESS_CODE"][i] for i in traced] == ["00"] * 3
     assert all(wrong["MATCHED_NHS_NO"][i] != right["MATCHED_NHS_NO"][i] for i in traced)
-    assert set(wrong["MATCHED_NHS_NO"].to_list()) - {"9999999999", "0000000000"} <= set(PERSONS["nhs_number"])
+    assert set(wrong["MATCHED_NHS_NO"].to_list()) - {SEVERAL_NUMBER, NO_MATCH_NUMBER} <= set(
+        PERSONS["nhs_number"]
+    )
 
 
 def _truth(folder: Path, seed: int) -> Path:
