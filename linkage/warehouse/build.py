@@ -23,11 +23,13 @@ import duckdb
 
 from core.faults import pause_point
 from core.publish import swap_in, write_build
+from linkage.warehouse.books import publish_reconciliation
 from linkage.warehouse.checks import WarehouseCheckError, run_checks
 from linkage.warehouse.identifier_scan import scan_identifiers
 from linkage.warehouse.opt_outs import publish_opt_outs, read_exact
 from linkage.warehouse.reference import load_reference
 from linkage.warehouse.schema import (
+    BOOKS_OPS_KIND,
     BUILT_COLUMNS,
     DQ_RESULTS_COLUMNS,
     FORBIDDEN_COLUMNS,
@@ -96,11 +98,13 @@ def build_warehouse(
         load_reference(con, reference_dir, codelists_dir, non_sharing_practices)
         for kind_table, (kind_dir, schema) in OPS_TABLES.items():
             _load_parquet(con, kind_table, schema, sorted((ops_dir / kind_dir).glob("*.parquet")), temp=False)
-        publish_opt_outs(
+        opt_outs = publish_opt_outs(
             con,
             read_exact(sorted((ops_dir / OPT_OUT_OPS_KIND).glob("*.parquet"))),
             con.sql("SELECT practice_code, pcn_code, place FROM ref_practice").pl(),
         )
+        books = sorted((ops_dir / BOOKS_OPS_KIND).glob("*.parquet"))
+        publish_reconciliation(con, books, opt_outs["opt_out_summary"])  # the exact books checked first
         for script in _SQL_SCRIPTS:
             con.execute(resources.files("linkage.warehouse").joinpath("sql", script).read_text("utf-8"))
         pause_point("warehouse_built")
