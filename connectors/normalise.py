@@ -93,8 +93,12 @@ def with_nhs_number(frame: pl.LazyFrame, col: str = "nhs_number") -> pl.LazyFram
             ).alias("__nhs_d")
         )
         .with_columns(
-            pl.when(pl.col("__nhs_d").str.contains(r"^\d{10}$"))
-            .then(pl.col("__nhs_d"))
+            pl.coalesce(
+                pl.when(clean).then(pl.col("__nhs_d")),
+                pl.when(pl.when(~clean).then(pl.col("__nhs_d")).str.contains(r"^\d{10}$")).then(
+                    pl.col("__nhs_d")
+                ),
+            )
             .cast(pl.Int64, strict=False)
             .alias("__nhs_n")
         )

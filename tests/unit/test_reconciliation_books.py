@@ -10,10 +10,12 @@ import duckdb
 import polars as pl
 import pytest
 
+from core.layout import Home
 from linkage.warehouse import WarehouseCheckError
 from linkage.warehouse.books import check_books, publish_reconciliation, read_books, reconciliation_table
 from linkage.warehouse.opt_outs import opt_out_tables
 from linkage.warehouse.schema import RECONCILIATION_TABLE
+from load.reconcile import books_by_source
 
 #: file -> (rows in, loaded, quarantined, opted out, excluded duplicate, excluded practice not sharing)
 BOOKS = {
@@ -109,3 +111,9 @@ def test_no_books_give_an_empty_table(tmp_path: Path) -> None:
     assert con.sql("SELECT count(*) FROM reconciliation").fetchall() == [(0,)]
     described = con.sql("DESCRIBE reconciliation").fetchall()
     assert [(name, kind) for name, kind, *_ in described] == list(RECONCILIATION_TABLE.items())
+
+
+def test_phm_runs_summary_reads_the_exact_books_per_source(tmp_path: Path) -> None:
+    home = Home(tmp_path / "home").prepare()
+    _write_books(home.ops_kind("reconciliation"))
+    assert books_by_source(home).rows() == [("apc", 150, 130, 4, 13, 3), ("ecds", 30, 30, 0, 0, 0)]
