@@ -81,11 +81,24 @@ def with_nhs_number(frame: pl.LazyFrame, col: str = "nhs_number") -> pl.LazyFram
     Staged through temporary columns because eager/nested expressions would re-evaluate the digits
     once per weight (measured: 7 s vs 0.3 s per million rows).
     """
+    # Almost every value is already ten bare digits, which `nhs_digits` returns unchanged; its regex
+    # replacements cost more than every other check of a file together (measured: 1.2 s of a
+    # 745,000-row GP events file). They run on the other values only: the clean ones are nulled out of
+    # their input (a null costs nothing), then put back.
+    clean = pl.col(col).str.contains(r"^\d{10}$")
     return (
-        frame.with_columns(nhs_digits(pl.col(col)).alias("__nhs_d"))
+        frame.with_columns(
+            pl.coalesce(
+                pl.when(clean).then(pl.col(col)), nhs_digits(pl.when(~clean).then(pl.col(col)))
+            ).alias("__nhs_d")
+        )
         .with_columns(
-            pl.when(pl.col("__nhs_d").str.contains(r"^\d{10}$"))
-            .then(pl.col("__nhs_d"))
+            pl.coalesce(
+                pl.when(clean).then(pl.col("__nhs_d")),
+                pl.when(pl.when(~clean).then(pl.col("__nhs_d")).str.contains(r"^\d{10}$")).then(
+                    pl.col("__nhs_d")
+                ),
+            )
             .cast(pl.Int64, strict=False)
             .alias("__nhs_n")
         )

@@ -128,8 +128,13 @@ def check_rows(
             if c.codes is not None
         ]
     )
+    # Only a value of ten bytes can be ten digits: the rest skip the check (null, read as "no").
     identifier = _any(
-        [nz.nhs_is_valid(pl.col(c.canonical)) for c in cols if c.pattern in NUMERIC_ID_PATTERNS]
+        [
+            nz.nhs_is_valid(pl.when(pl.col(c.canonical).str.len_bytes() == 10).then(pl.col(c.canonical)))
+            for c in cols
+            if c.pattern in NUMERIC_ID_PATTERNS
+        ]
     )
     required_nhs = any(c.canonical == "nhs_number" and c.required for c in cols)
     bad_nhs = (pl.col("nhs_number_status") == nz.NHS_INVALID) if required_nhs else pl.lit(False)

@@ -34,6 +34,7 @@ from load.publish import (
     start_load_build,
     warehouse_as_built,
 )
+from load.reconcile import books_by_source
 from load.registers import Registers, load_registers, read_registers
 from load.token_map import build_token_map
 from load.trace import TRACE_COLUMNS, NationalTracing, build_gp_master, national_trace, trace_records
@@ -45,6 +46,7 @@ __all__ = [
     "NationalTracing",
     "Registers",
     "StageCounts",
+    "books_by_source",
     "build_gp_master",
     "build_token_map",
     "cluster_untraced",

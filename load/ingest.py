@@ -24,6 +24,7 @@ class StageCounts:
     opted_out: int = 0
     excluded: int = 0
     extra: dict[str, int] = field(default_factory=dict)
+    typing_seconds: float = 0.0  # not a count: the connector's typed checks, timed for `phm bench`
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -63,7 +64,10 @@ def ingest_month(
     write_parquet(result.removed, home.ops_connector("opt_outs", source, month))
     write_parquet(result.reconciliation.as_frame(), home.ops_connector("reconciliation", source, month))
     rec = result.reconciliation.as_dict()
-    return StageCounts(rec["rows_in"], rec["loaded"], rec["quarantined"], rec["opted_out"], rec["excluded"])
+    return StageCounts(
+        rec["rows_in"], rec["loaded"], rec["quarantined"], rec["opted_out"], rec["excluded"],
+        typing_seconds=result.typing_seconds,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

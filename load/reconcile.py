@@ -1,4 +1,7 @@
-"""The final books of each file: opt-outs found only after tracing move from loaded to opted out."""
+"""The final books of each file: opt-outs found only after tracing move from loaded to opted out.
+
+The books are exact and stay in the ops folder (the engineer's zone); the warehouse build checks them and
+publishes what it may (`linkage.warehouse.books`)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ import polars as pl
 import connectors
 from connectors.spec import extract_filename
 from core.layout import Home
+from linkage.warehouse.books import read_books
+from linkage.warehouse.schema import BOOKS_OPS_KIND
 from load.files import write_parquet
 
 
@@ -41,3 +46,12 @@ def final_reconciliation(home: Home, source: str, month: str, removed: pl.DataFr
             f"{row['quarantined']} + opted out {row['opted_out']} + excluded {row['excluded']}"
         )
     return rec
+
+
+def books_by_source(home: Home) -> pl.DataFrame:
+    """The final exact books summed per source (rows in, loaded, quarantined, opted out, excluded), for
+    the engineer's own terminal (`phm run`'s summary). They stay in the ops folder: the warehouse's
+    `reconciliation` publishes the records and the opt-outs under disclosure control."""
+    books = read_books(sorted(home.ops_kind(BOOKS_OPS_KIND).glob("*.parquet")))
+    counts = ["rows_in", "loaded", "quarantined", "opted_out", "excluded"]
+    return books.group_by("source").agg(pl.col(counts).sum()).sort("source").select("source", *counts)

@@ -20,7 +20,7 @@ from core.disclosure import metadata_count
 from core.errors import Refused, UsageError
 from core.layout import Home
 from linkage.warehouse import open_read_only
-from load import discard_load
+from load import books_by_source, discard_load
 from pipelines.partitions import RANGE_END, RANGE_START, SKIP_TAG, add_months
 from pipelines.resources import DbsMailbox
 
@@ -173,14 +173,12 @@ def _root_message(error: SerializableErrorInfo | None) -> str:
 
 
 def print_summary(home: Home, console: Console) -> None:
-    """One screen: persons, records per source, opted out, quarantined, traced."""
+    """One screen: persons, records per source, opted out, quarantined, traced. The rows per source
+    are the exact books (the engineer's terminal), not the warehouse's published `reconciliation`."""
+    recon = books_by_source(home).rows()
     con = open_read_only(home.warehouse)
     try:
         persons = con.sql("select count(*) from person").fetchall()
-        recon = con.sql(
-            "select source, sum(rows_in), sum(loaded), sum(quarantined), sum(opted_out), sum(excluded) "
-            "from reconciliation group by source order by source"
-        ).fetchall()
         links = con.sql("select link_method, count(*) from person group by 1 order by 2 desc").fetchall()
     finally:
         con.close()

@@ -42,10 +42,13 @@ Kind = Literal[
 
 # Columns of the derived inputs (see quality.inputs): counts-only views, not staged columns.
 NHS_STATUS_COLUMNS = ("nhs_number_present", "nhs_number_valid")
+# Records the connectors set aside, per file, from the exact books. Never opted_out: an ops_rate check
+# publishes its counts exactly in dq_results, and opt-out counts are published only under disclosure
+# control (opt_out_summary); the rates are over the rows not opted out (quality.inputs), for the same
+# reason.
 RECONCILIATION_COLUMNS = (
     "quarantined",
     "excluded",
-    "opted_out",
     "excluded_duplicate",
     "excluded_practice_not_sharing",
     "quarantined_malformed_line",

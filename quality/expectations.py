@@ -243,8 +243,10 @@ def units_for(
             )  # fmt: skip
         elif k == "ops_rate":
             # Rows already set aside by the connectors: a sum over per-file counts, not row-wise, so SQL only.
-            frame = Frame(key=f"ops:{relation}:{c}", sql=f"SELECT rows_in, {c} FROM {ident(relation)}")  # noqa: S608
-            counts = f"SELECT coalesce(sum(rows_in), 0), coalesce(sum({c}), 0) FROM ({{frame}})"  # noqa: S608
+            # Over the rows not opted out (quality.inputs.reconciliation_view), never rows in.
+            sql = f"SELECT rows_considered, {c} FROM {ident(relation)}"  # noqa: S608
+            frame = Frame(key=f"ops:{relation}:{c}", sql=sql)
+            counts = f"SELECT coalesce(sum(rows_considered), 0), coalesce(sum({c}), 0) FROM ({{frame}})"  # noqa: S608
             out.append(Unit(e, frame, None, "", "", counts=counts))
         else:  # pragma: no cover - Kind is a closed Literal
             raise ValueError(f"unknown kind {k}")

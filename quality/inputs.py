@@ -4,7 +4,10 @@
   stages it, when the checks run on their own rather than inside the build;
 * nhs_status: two booleans from the connector's `nhs_number_status` column of the identifiable staged
   files (`Home.staged`); nothing else of those files is read;
-* reconciliation: the per-file ops counts (`Home.ops_kind("reconciliation")`);
+* reconciliation: the per-file ops counts (`Home.ops_kind("reconciliation")`), the exact books: the set-aside
+  records of `RECONCILIATION_COLUMNS` and `rows_considered`, the rows not opted out (rows in minus opted
+  out: loaded + quarantined + excluded), the denominator of their rates. Not rows in, whose difference
+  from those published counts would be the file's opt-outs;
 * volume: rows per file month now, beside the previous load's (`quality.history`).
 """
 
@@ -62,14 +65,18 @@ def nhs_view(con: duckdb.DuckDBPyConnection, source: str, home: Home) -> str:
 
 
 def reconciliation_view(con: duckdb.DuckDBPyConnection, source: str, home: Home) -> str:
-    """`dq_rec_<source>`: rows in and the reconciliation counts per file, missing counts as 0."""
+    """`dq_rec_<source>`: rows considered and the set-aside counts per file, missing counts as 0."""
     name = f"dq_rec_{source}"
-    empty = "SELECT NULL::BIGINT AS rows_in WHERE false"
+    empty = "SELECT NULL::BIGINT AS rows_in, NULL::BIGINT AS opted_out WHERE false"
     files = sorted_files(home.ops_kind("reconciliation"), f"{source}_*.parquet")
     present = _parquet_view(con, name, files, empty)
+
+    def count(c: str) -> str:
+        return f"coalesce(CAST({c} AS BIGINT), 0)" if c in present else "0::BIGINT"
+
     cols = ", ".join(
-        f"coalesce(CAST({c} AS BIGINT), 0) AS {c}" if c in present else f"0::BIGINT AS {c}"
-        for c in ("rows_in", *RECONCILIATION_COLUMNS)
+        [f"{count('rows_in')} - {count('opted_out')} AS rows_considered"]
+        + [f"{count(c)} AS {c}" for c in RECONCILIATION_COLUMNS]
     )
     con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {cols} FROM _raw_{name}")  # noqa: S608
     return name

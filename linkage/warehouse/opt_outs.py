@@ -31,7 +31,7 @@ import polars as pl
 from core.disclosure import protect_hierarchy, protect_table
 from linkage.warehouse.schema import OPT_OUT_TABLES
 
-__all__ = ["AREA_LEVELS", "UNKNOWN", "opt_out_tables", "publish_opt_outs", "read_exact"]
+__all__ = ["AREA_LEVELS", "UNKNOWN", "create_table", "opt_out_tables", "publish_opt_outs", "read_exact"]
 
 #: Outermost first, as `protect_hierarchy` takes them; the level names published in `opt_out_by_area`.
 AREA_LEVELS: dict[str, str] = {"place": "place", "pcn_code": "pcn", "practice_code": "practice"}
@@ -128,16 +128,27 @@ def opt_out_tables(exact: pl.DataFrame, practices: pl.DataFrame) -> dict[str, pl
     }
 
 
-def publish_opt_outs(con: duckdb.DuckDBPyConnection, exact: pl.DataFrame, practices: pl.DataFrame) -> None:
-    """Create the opt-out tables on `con` (a building warehouse) from the exact counts."""
-    for name, frame in opt_out_tables(exact, practices).items():
-        columns = OPT_OUT_TABLES[name]
-        ddl = ", ".join(f"{c} {t}" for c, t in columns.items())
-        con.execute(f"CREATE TABLE {name} ({ddl})")  # fixed names and types from the schema
-        if frame.height:
-            con.register("_opt_out_frame", frame.to_arrow())
-            con.execute(f"INSERT INTO {name} SELECT {', '.join(columns)} FROM _opt_out_frame")  # noqa: S608
-            con.unregister("_opt_out_frame")
+def publish_opt_outs(
+    con: duckdb.DuckDBPyConnection, exact: pl.DataFrame, practices: pl.DataFrame
+) -> dict[str, pl.DataFrame]:
+    """Create the opt-out tables on `con` (a building warehouse) from the exact counts; return them
+    as published (`reconciliation` shows each file's cell of `opt_out_summary` as it is here)."""
+    tables = opt_out_tables(exact, practices)
+    for name, frame in tables.items():
+        create_table(con, name, OPT_OUT_TABLES[name], frame)
+    return tables
+
+
+def create_table(
+    con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, str], frame: pl.DataFrame
+) -> None:
+    """Create `name` with `columns` (fixed names and DuckDB types from the schema) and insert `frame`."""
+    ddl = ", ".join(f"{c} {t}" for c, t in columns.items())
+    con.execute(f"CREATE TABLE {name} ({ddl})")
+    if frame.height:
+        con.register("_published_frame", frame.to_arrow())
+        con.execute(f"INSERT INTO {name} SELECT {', '.join(columns)} FROM _published_frame")  # noqa: S608
+        con.unregister("_published_frame")
 
 
 def _polars(columns: dict[str, str]) -> dict[str, pl.DataType]:

@@ -54,19 +54,27 @@ def _staged_schema(source: str) -> dict[str, str]:
 
 STAGED_COLUMNS: dict[str, dict[str, str]] = {source: _staged_schema(source) for source in EXTRACTS}
 
-# Ops parquet under ops/<kind>/*.parquet, loaded as-is into operational tables (counts only).
+# Ops parquet under ops/<kind>/*.parquet, loaded as-is into operational tables (counts of records only,
+# exact: no table of them gives a count of people by subtraction, since rows in is not published).
 OPS_TABLES: dict[str, tuple[str, dict[str, str]]] = {
-    "reconciliation": (
-        "reconciliation",
-        {"source": "VARCHAR", "file": "VARCHAR", "month": "VARCHAR", "rows_in": "BIGINT", "loaded": "BIGINT",
-         "quarantined": "BIGINT", "opted_out": "BIGINT", "excluded": "BIGINT",
-         "opted_out_ndoo": "BIGINT", "opted_out_type1": "BIGINT", "excluded_duplicate": "BIGINT",
-         "excluded_practice_not_sharing": "BIGINT"},
-    ),
     "quarantine_summary": (
         "quarantine",
         {"source": "VARCHAR", "file": "VARCHAR", "month": "VARCHAR", "reason": "VARCHAR", "rows": "BIGINT"},
     ),
+}  # fmt: skip
+
+# Each file's books: the exact ones (ops/<BOOKS_OPS_KIND>/*.parquet: rows in, loaded, quarantined, opted
+# out by route, excluded by reason) stay outside the warehouse and are checked there (rows in = loaded +
+# quarantined + opted out + excluded) before publishing; `reconciliation` publishes the check's result,
+# the records' counts, and the opted-out people as `opt_out_summary` publishes that cell
+# (linkage/warehouse/books.py). Not rows in, nor opt-outs by route per file: with the loaded records
+# (which the warehouse holds row by row) either would give a suppressed opt-out count by subtraction.
+BOOKS_OPS_KIND = "reconciliation"
+RECONCILIATION_TABLE: dict[str, str] = {
+    "source": "VARCHAR", "file": "VARCHAR", "month": "VARCHAR", "loaded": "BIGINT", "quarantined": "BIGINT",
+    "excluded": "BIGINT", "excluded_duplicate": "BIGINT", "excluded_practice_not_sharing": "BIGINT",
+    "opted_out": "BIGINT", "opted_out_display": "VARCHAR", "opted_out_suppression": "VARCHAR",
+    "books_balance": "BOOLEAN",
 }  # fmt: skip
 
 # Opt-out counts: the exact per-file counts (ops/<OPT_OUT_OPS_KIND>/*.parquet: source, file, month,
@@ -146,6 +154,7 @@ LINKAGE_RATES_COLUMNS: dict[str, str] = {
 }
 OPERATIONAL_TABLES: tuple[str, ...] = (
     "load_log",
+    "reconciliation",
     *OPS_TABLES,
     *OPT_OUT_TABLES,
     "dq_results",
@@ -260,6 +269,7 @@ def table_columns() -> dict[str, dict[str, str]]:
     """Every published table (`TABLES`, in order) -> its columns and DuckDB types."""
     declared = {
         **BUILT_COLUMNS,
+        "reconciliation": RECONCILIATION_TABLE,
         **{table: schema for table, (_kind, schema) in OPS_TABLES.items()},
         **OPT_OUT_TABLES,
         "dq_results": DQ_RESULTS_COLUMNS,

@@ -117,9 +117,10 @@ def _pseudonymised_asset(source: str) -> dg.AssetsDefinition:
         home = paths.installation()
         registers = load.read_registers(paths.landing, home)
         result = load.pseudonymise_source(source, home, keys.provider(home), registers)
-        return dg.MaterializeResult(
-            metadata=safe_counts({"dagster/row_count": result.loaded, **result.as_dict()})
-        )
+        # Not rows in or opted out: with the loaded records they give the opt-outs by subtraction,
+        # which the warehouse publishes only in opt_out_summary, under disclosure control.
+        shown = {k: v for k, v in result.as_dict().items() if k not in ("rows_in", "opted_out")}
+        return dg.MaterializeResult(metadata=safe_counts({"dagster/row_count": result.loaded, **shown}))
 
     return pseudonymise
 
