@@ -123,7 +123,9 @@ def _in(frame: pl.DataFrame, area: Area) -> pl.DataFrame:
 
 def protected(frame: pl.DataFrame, by: list[str], value: str = "n") -> pl.DataFrame:
     """Sum `value` over `by` and protect the table (cells only, totals dropped): by..., n, n_display."""
-    counts = frame.group_by(by).agg(pl.col(value).sum().cast(pl.Int64).alias("n"))
+    # Sorted: secondary suppression picks among cells in the order it sees them, and group_by's order
+    # varies from run to run; unsorted, the same warehouse gave a different page each time.
+    counts = frame.group_by(by).agg(pl.col(value).sum().cast(pl.Int64).alias("n")).sort(by)
     if counts.height == 0:
         return counts.with_columns(pl.lit(None, pl.String).alias("n_display"))
     safe = protect_table(counts, by, "n")

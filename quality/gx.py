@@ -2,12 +2,14 @@
 
 GX runs with result_format SUMMARY and partial_unexpected_count 0, and only `element_count`,
 `missing_count` and `unexpected_count` are read, so no value from the data reaches a result. One
-ephemeral context per process: importing GX and making a context costs seconds.
+ephemeral context per process, with one pandas data source and one whole-dataframe batch definition
+that every validation reuses (each frame is its batch's runtime parameter): importing GX and making a
+context costs seconds, and adding and deleting a data source per frame cost more than validating it
+(GX rewrites the context's configuration as YAML on every change).
 """
 
 from __future__ import annotations
 
-import uuid
 import warnings
 from functools import cache
 from typing import Any
@@ -32,7 +34,7 @@ def load_gx() -> None:
 @cache
 def gx_context() -> Any:
     """An ephemeral GX context with progress bars off, one per process (GX makes a temp docs folder
-    for each context it creates); data sources are deleted after each validation."""
+    for each context it creates)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import great_expectations as gx
@@ -43,6 +45,18 @@ def gx_context() -> Any:
     return context
 
 
+@cache
+def _whole_frame(context: Any) -> Any:
+    """The context's one batch definition, "a whole pandas dataframe given at validation time".
+
+    The dataframe is a runtime batch parameter, not part of the definition, so one definition serves
+    every frame, and nothing of a frame stays in the context once its validation returns."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        source = context.data_sources.add_pandas(name="phm_dq")
+        return source.add_dataframe_asset(name="frame").add_batch_definition_whole_dataframe("whole")
+
+
 def by_gx(con: duckdb.DuckDBPyConnection, context: Any, frame: Frame, units: dict[int, Unit]) -> Counts:
     """Validate the frame as a pandas batch with one suite holding every unit's expectation."""
     with warnings.catch_warnings():
@@ -50,26 +64,16 @@ def by_gx(con: duckdb.DuckDBPyConnection, context: Any, frame: Frame, units: dic
         import great_expectations as gx
 
         df = con.execute(frame.sql, frame.params).df()
-        name = f"dq_{uuid.uuid4().hex}"
-        source = context.data_sources.add_pandas(name=name)
-        try:
-            batch = (
-                source.add_dataframe_asset(name="frame")
-                .add_batch_definition_whole_dataframe("whole")
-                .get_batch(batch_parameters={"dataframe": df})
-            )
-            suite = gx.ExpectationSuite(name=name)
-            for i, u in units.items():
-                assert u.gx is not None
-                expectation = u.gx(gx.expectations)
-                expectation.meta = {**(expectation.meta or {}), "dq_unit": i}
-                suite.add_expectation(expectation)
-            validation = batch.validate(
-                suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": 0}
-            )
-        finally:
-            # The context lives as long as the process: drop the data source so the records go too.
-            context.data_sources.delete(name)
+        batch = _whole_frame(context).get_batch(batch_parameters={"dataframe": df})
+        suite = gx.ExpectationSuite(name="dq")
+        for i, u in units.items():
+            assert u.gx is not None
+            expectation = u.gx(gx.expectations)
+            expectation.meta = {**(expectation.meta or {}), "dq_unit": i}
+            suite.add_expectation(expectation)
+        validation = batch.validate(
+            suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": 0}
+        )
     out: Counts = {}
     for r in validation.results:
         i = int(r.expectation_config.meta["dq_unit"])

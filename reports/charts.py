@@ -21,14 +21,26 @@ NHS_BLUE = "#005eb8"
 _PALETTE = ("#005eb8", "#ed8b00", "#009639", "#7c2855", "#00a9ce", "#ae2573", "#425563", "#ffb81c")
 
 
-def _figure(fig: go.Figure, *, title: str, height: int = 360) -> Figure:
-    fig.update_layout(title={"text": title, "x": 0}, font=_FONT, height=height,
-                      margin={"l": 60, "r": 20, "t": 50, "b": 50}, colorway=list(_PALETTE),
-                      template="plotly_white")  # fmt: skip
+def _figure(data: Any, layout: dict[str, Any], *, title: str, height: int = 360) -> Figure:
+    """Validate the traces and the whole layout in one `go.Figure` and return its JSON form.
+
+    The layout is given whole to the constructor (no `update_layout`: each call walks plotly's property
+    tree again, and that was most of the overview site's time), with an empty template: plotly would
+    otherwise deep-copy its default template into every figure, and none is published anyway
+    (plotly_white's look is inlined below). Pages serialise figures with sorted keys (Jinja's
+    `tojson`), so the published JSON is the same as when the layout was set step by step."""
+    fig = go.Figure(data, layout={"template": {}, **layout, "title": {"text": title, "x": 0}, "font": _FONT,
+                                  "height": height, "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
+                                  "colorway": list(_PALETTE)})  # fmt: skip
     out: Figure = json.loads(pio.to_json(fig, validate=True))
     out["layout"].pop("template", None)  # plotly_white is inlined below: smaller pages, same look
     out["layout"].update(paper_bgcolor="white", plot_bgcolor="white")
     return out
+
+
+def _over_categories(y_title: str) -> dict[str, Any]:
+    """The layout of points over categories (estimates, lines): a y axis from zero."""
+    return {"yaxis": {"title": {"text": y_title}, "rangemode": "tozero"}, "xaxis": {"type": "category"}}
 
 
 def rate_floor(values: Sequence[float | None]) -> float:
@@ -45,13 +57,15 @@ def heatmap(
     """Cells coloured on a sequential scale from `zmin` to `zmax` (chosen by the caller to spread the
     values seen), labelled with their value; blank cells stay blank."""
     text = [["" if v is None else (f"{100 * v:.0f}%" if percent else f"{v:g}") for v in row] for row in z]
-    fig = go.Figure(go.Heatmap(z=[list(r) for r in z], x=list(x), y=list(y), zmin=zmin, zmax=zmax,
+    heat = (go.Heatmap(z=[list(r) for r in z], x=list(x), y=list(y), zmin=zmin, zmax=zmax,
                                colorscale="Viridis", text=text, texttemplate="%{text}", hoverongaps=False,
                                colorbar={"title": {"text": scale_title},
                                          "tickformat": ".0%" if percent else ""}))  # fmt: skip
-    fig.update_yaxes(type="category", autorange="reversed")
-    fig.update_xaxes(type="category", side="top")
-    return _figure(fig, title=title, height=max(300, 60 + 22 * len(y)))
+    layout = {
+        "yaxis": {"type": "category", "autorange": "reversed"},
+        "xaxis": {"type": "category", "side": "top"},
+    }
+    return _figure(heat, layout, title=title, height=max(300, 60 + 22 * len(y)))
 
 
 def bars(
@@ -64,28 +78,27 @@ def bars(
         vals = list(values)
         traces.append(go.Bar(name=name, x=vals if horizontal else list(x), y=list(x) if horizontal else vals,
                              orientation="h" if horizontal else "v"))  # fmt: skip
-    fig = go.Figure(traces)
-    fig.update_layout(barmode="stack" if stacked else "group", showlegend=len(series) > 1)
     value_axis = {"title": {"text": y_title}, "tickformat": ".0%" if percent else ""}
     category_axis = {"title": {"text": x_title}, "type": "category"}
-    fig.update_layout(xaxis=value_axis if horizontal else category_axis,
-                      yaxis=category_axis if horizontal else value_axis)  # fmt: skip
-    return _figure(fig, title=title, height=max(320, 80 + 24 * len(x)) if horizontal else 360)
+    layout = {"barmode": "stack" if stacked else "group", "showlegend": len(series) > 1,
+              "xaxis": value_axis if horizontal else category_axis,
+              "yaxis": category_axis if horizontal else value_axis}  # fmt: skip
+    return _figure(traces, layout, title=title, height=max(320, 80 + 24 * len(x)) if horizontal else 360)
 
 
 def pyramid(bands: Sequence[str], left: Sequence[int | None], right: Sequence[int | None], *,
             names: tuple[str, str], title: str) -> Figure:  # fmt: skip
     """A population pyramid: `left` drawn to the left of the axis, `right` to the right."""
     neg = [None if v is None else -v for v in left]
-    fig = go.Figure([
+    traces = [
         go.Bar(name=names[0], y=list(bands), x=neg, orientation="h", customdata=list(left),
                hovertemplate="%{y}: %{customdata}<extra>" + names[0] + "</extra>"),
         go.Bar(name=names[1], y=list(bands), x=list(right), orientation="h",
                hovertemplate="%{y}: %{x}<extra>" + names[1] + "</extra>"),
-    ])  # fmt: skip
-    fig.update_layout(barmode="overlay", bargap=0.1, xaxis={"title": {"text": "people"}},
-                      yaxis={"type": "category", "title": {"text": "age band"}})  # fmt: skip
-    return _figure(fig, title=title, height=420)
+    ]  # fmt: skip
+    layout = {"barmode": "overlay", "bargap": 0.1, "xaxis": {"title": {"text": "people"}},
+              "yaxis": {"type": "category", "title": {"text": "age band"}}}  # fmt: skip
+    return _figure(traces, layout, title=title, height=420)
 
 
 def estimates(
@@ -99,30 +112,25 @@ def estimates(
         minus = [None if v is None or lo is None else v - lo for v, lo in zip(value, low, strict=True)]
         traces.append(go.Scatter(name=name, x=list(x), y=list(value), mode="markers",
                                  error_y={"type": "data", "array": plus, "arrayminus": minus, "visible": True}))  # fmt: skip
-    fig = go.Figure(traces)
-    fig.update_layout(yaxis={"title": {"text": y_title}, "rangemode": "tozero"}, xaxis={"type": "category"})
-    return _figure(fig, title=title)
+    return _figure(traces, _over_categories(y_title), title=title)
 
 
 def lines(
     series: Mapping[str, Sequence[float | None]], *, x: Sequence[str], title: str, y_title: str
 ) -> Figure:
     """One line per series over `x` (loads, months)."""
-    fig = go.Figure(
-        [go.Scatter(name=k, x=list(x), y=list(v), mode="lines+markers") for k, v in series.items()]
-    )
-    fig.update_layout(yaxis={"title": {"text": y_title}, "rangemode": "tozero"}, xaxis={"type": "category"})
-    return _figure(fig, title=title)
+    traces = [go.Scatter(name=k, x=list(x), y=list(v), mode="lines+markers") for k, v in series.items()]
+    return _figure(traces, _over_categories(y_title), title=title)
 
 
 def calibration(predicted: Sequence[float], observed: Sequence[float], *, top: float, title: str) -> Figure:
     """Observed against predicted, with the diagonal of perfect calibration."""
-    fig = go.Figure([
+    traces = [
         go.Scatter(name="perfect calibration", x=[0, top], y=[0, top], mode="lines",
                    line={"dash": "dash", "color": "#999999"}),
         go.Scatter(name="model", x=list(predicted), y=list(observed), mode="lines+markers",
                    line={"color": NHS_BLUE}),
-    ])  # fmt: skip
-    fig.update_layout(xaxis={"title": {"text": "mean predicted risk"}, "range": [0, top]},
-                      yaxis={"title": {"text": "observed rate"}, "range": [0, top]})  # fmt: skip
-    return _figure(fig, title=title, height=420)
+    ]  # fmt: skip
+    layout = {"xaxis": {"title": {"text": "mean predicted risk"}, "range": [0, top]},
+              "yaxis": {"title": {"text": "observed rate"}, "range": [0, top]}}  # fmt: skip
+    return _figure(traces, layout, title=title, height=420)
