@@ -15,6 +15,7 @@ from connectors.spec import EXTRACTS, GP_SOURCES
 from core.files import make_parents, write_private
 from core.layout import Home
 from linkage import dbs, review
+from linkage.linkage_quality import NATIONAL_METHOD
 from linkage.trace import UNMATCHED
 from load.files import staged_months, write_parquet
 
@@ -102,7 +103,7 @@ def trace_records(
     return {**{f"link/{method}": int(rows) for method, rows in methods}, **national_counts}
 
 
-DBS_METHOD = "dbs"
+DBS_METHOD = NATIONAL_METHOD  # one spelling, read back by linkage_rates
 
 
 def national_trace(
