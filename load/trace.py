@@ -92,7 +92,11 @@ def trace_records(
     passes: list[linkage.Tracer] = list(linkage.DEFAULT_PASSES)
     if probabilistic and pooled.height:
         decisions = review.read_decisions(home.review_queue) if home.review_queue.exists() else None
-        passes.append(linkage.SplinkPass(decisions=decisions, review_path=home.review_queue, seed=seed))
+        passes.append(
+            linkage.SplinkPass(
+                decisions=decisions, review_path=home.review_queue, card_path=home.match_model_card, seed=seed
+            )
+        )
     result = linkage.trace(pooled, master, passes=passes, namespace="pool")
     results = result.frame.select(*TRACE_SCHEMA, "nhs_number", "link_method", "link_confidence")
     national_counts: dict[str, int] = {}
