@@ -33,13 +33,14 @@ class ThresholdPolicy:
     - `max_queue`: records the review band may send to a reviewer, at most (expected).
     - `min_threshold`: the threshold never goes below this (0.5: more likely a match than not).
     - `min_review`: pairs below this probability are never worth a reviewer's time (also the
-      scoring floor: Splink returns no pair below it).
+      scoring floor: Splink returns no pair below it). 0.5, the fixed band's floor, so the band only
+      ever narrows from the fixed one when its queue would be too long.
     """
 
     precision: float | None = 0.999
     max_queue: int = 200
     min_threshold: float = 0.5
-    min_review: float = 0.2
+    min_review: float = 0.5
 
     def __post_init__(self) -> None:
         if (self.precision is not None and not 0.0 < self.precision <= 1.0) or self.max_queue < 0:

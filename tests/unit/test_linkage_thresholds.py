@@ -13,7 +13,7 @@ SCORES = pl.Series([0.9999] * 95 + [0.97, 0.9, 0.8, 0.7, 0.6, 0.55, 0.45, 0.4, 0
 
 
 def test_the_lowest_threshold_whose_expected_precision_meets_the_target() -> None:
-    chosen = choose_thresholds(SCORES, ThresholdPolicy(precision=0.995, max_queue=3))
+    chosen = choose_thresholds(SCORES, ThresholdPolicy(precision=0.995, max_queue=3, min_review=0.2))
     # Expected false matches when accepting down to 0.8: 95 * 0.0001 + 0.03 + 0.1 + 0.2 = 0.3395 of 98,
     # precision 0.99654; down to 0.7 it would be 0.6395 of 99, 0.99354 < 0.995.
     assert chosen.threshold == 0.8
@@ -30,9 +30,11 @@ def test_a_queue_that_fits_reaches_down_to_the_review_floor() -> None:
 
 def test_the_threshold_never_falls_below_min_threshold() -> None:
     sure = pl.Series([1.0] * 10_000 + [0.45])  # the average would allow 0.45: one pair in two is wrong
-    chosen = choose_thresholds(sure, ThresholdPolicy(precision=0.99))
+    chosen = choose_thresholds(sure, ThresholdPolicy(precision=0.99, min_review=0.2))
     assert chosen.threshold == 1.0 and chosen.accepted == 10_000
     assert chosen.review_band == (0.2, 1.0) and chosen.review_queue == 1
+    # With the default floor (0.5, the fixed band's) the 0.45 pair is not worth a reviewer's time.
+    assert choose_thresholds(sure, ThresholdPolicy(precision=0.99)).review_queue == 0
 
 
 def test_nothing_meets_the_target_so_nothing_is_accepted() -> None:
@@ -47,7 +49,7 @@ def test_a_policy_that_cannot_hold_is_refused() -> None:
 
 
 def test_without_a_precision_target_the_given_threshold_stands_and_only_the_band_is_sized() -> None:
-    policy = ThresholdPolicy(precision=None, max_queue=2)
+    policy = ThresholdPolicy(precision=None, max_queue=2, min_review=0.2)
     chosen = choose_thresholds(SCORES, policy, threshold=0.9)
     assert (chosen.threshold, chosen.accepted, chosen.review_band, chosen.review_queue) == (
         0.9,
