@@ -7,7 +7,10 @@ numbers the data kept aside.
 
 from __future__ import annotations
 
+import json
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -46,14 +49,17 @@ def link_figures(
     master, records = synthetic_trace_data(persons, unlinked, seed, errors)
     t1 = time.perf_counter()
     truth = records.get_column("true_nhs_number")
-    splink_pass = SplinkPass(seed=seed, threads=threads)
-    result = trace(
-        records.drop("true_nhs_number", "error"),
-        master,
-        passes=[*DEFAULT_PASSES, splink_pass],
-        namespace="bench",
-    )
-    t2 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        # The model card says which threshold and review band the model chose (linkage.thresholds).
+        splink_pass = SplinkPass(seed=seed, threads=threads, card_path=Path(tmp) / "card.json")
+        result = trace(
+            records.drop("true_nhs_number", "error"),
+            master,
+            passes=[*DEFAULT_PASSES, splink_pass],
+            namespace="bench",
+        )
+        t2 = time.perf_counter()
+        card = json.loads((Path(tmp) / "card.json").read_text()) if (Path(tmp) / "card.json").exists() else {}
     frame = result.frame
     prob_mask = frame.get_column("link_method").is_in([METHOD, "unmatched"])
     out: dict[str, Any] = {
@@ -66,7 +72,9 @@ def link_figures(
         "rows_by_method": dict(sorted(result.stats.rows.items())),
         "ambiguous": result.stats.ambiguous,
         **trace_quality(frame, truth),
-    }
+        "thresholds": {k: card[k] for k in ("threshold", "review_band", "expected_precision", "review_queue")
+                       if k in card},
+    }  # fmt: skip
     sub = trace_quality(frame.filter(prob_mask), truth.filter(prob_mask))
     out["probabilistic_stage"] = {k: sub[k] for k in ("precision", "recall", "f1", "in_master")}
     return out

@@ -72,6 +72,21 @@ class Home:
         return self.identifiable / "review" / "cluster_changes.csv"
 
     @property
+    def match_model_card(self) -> Path:
+        """The tracing model's card: threshold and review band chosen from the model, and why (JSON)."""
+        return self.identifiable / "review" / "match_model_card.json"
+
+    @property
+    def cluster_change_sides(self) -> Path:
+        """The record keys of both sides of every cluster merge and split, for acting on a decision."""
+        return self.identifiable / "cluster_change_sides.parquet"
+
+    @property
+    def cluster_decisions_applied(self) -> Path:
+        """Audit of the cluster review decisions each load applied (appended per load, 0600)."""
+        return self.identifiable / "review" / "cluster_decisions_applied.csv"
+
+    @property
     def dbs_outbox(self) -> Path:
         """National batch trace requests waiting to be sent to DBS: ``dbs_request_<stem>.csv`` (0600)."""
         return self.identifiable / "outbox" / "dbs"

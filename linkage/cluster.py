@@ -32,6 +32,8 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from linkage import cluster_decisions as decided
+from linkage.cluster_decisions import ClusterDecisions
 from linkage.cluster_ids import MEMBERSHIP_SCHEMA, ClusterIds, assign_ids
 from linkage.match_model import UID
 from linkage.match_training import dedupe_scores, seeded_global_random, splink_scores
@@ -60,15 +62,19 @@ class ClusterResult:
     """`membership`: record_key -> cluster_id, generation, nhs_number, link_confidence (CLUSTERS_SCHEMA),
     one row per key, sorted.
 
-    `changes`: the merges and splits against the previous membership (`linkage.cluster_ids.CHANGES_SCHEMA`).
+    `changes`: the merges and splits against the previous membership (`linkage.cluster_ids.CHANGES_SCHEMA`),
+    and `sides` their two sides (`linkage.cluster_decisions.SIDES_SCHEMA`), kept for a reviewer's decision.
+    `applied`: what each reviewer decision did on this run (`linkage.cluster_decisions.AUDIT_SCHEMA`).
     `pairs_scored` counts the blocked pairs the model scored; `edges` the pairs accepted (plus local-id
-    edges) that connected components ran over.
+    and decision edges) that connected components ran over.
     """
 
     membership: pl.DataFrame
     changes: pl.DataFrame
     pairs_scored: int
     edges: int
+    sides: pl.DataFrame
+    applied: pl.DataFrame
 
     @property
     def clusters(self) -> int:
@@ -94,14 +100,18 @@ def cluster_records(
     seed: int = 42,
     max_pairs: float = 1e6,
     m_shrinkage: float = 0.5,
+    decisions: ClusterDecisions | None = None,
 ) -> ClusterResult:
     """Cluster the untraced `records` of every source and month into people with persistent IDs.
 
     `records`: any of the standard columns (given_name, family_name, date_of_birth, sex, postcode,
     address) and optionally LOCAL_KEY; duplicates are fine. `previous`: the membership an earlier run
     returned (None on the first run). `anchors`: standard columns plus `nhs_number`, records whose
-    person is known by number (None: cluster the residue alone). Same inputs and seed: same IDs.
+    person is known by number (None: cluster the residue alone). `decisions`: a reviewer's decisions on
+    earlier merges and splits (`linkage.cluster_decisions`), held ahead of the model. Same inputs and
+    seed: same IDs.
     """
+    decisions = decisions or decided.no_decisions()
     keyed = records.with_columns(record_keys(records).alias(RECORD_KEY)).filter(
         pl.col(RECORD_KEY) != _EMPTY_KEY
     )
@@ -109,16 +119,26 @@ def cluster_records(
     anchor_nodes, numbers = _anchor_nodes(anchors, nodes.columns)
     within, pairs = _dedupe_pairs(nodes, threshold, seed, max_pairs, m_shrinkage)
     to_anchor, linked_pairs = _anchor_pairs(nodes, anchor_nodes, threshold, seed, max_pairs, m_shrinkage)
-    edges = pl.concat([within, to_anchor, _local_edges(keyed)], how="vertical_relaxed").unique(
+    together = decided.together_edges(decisions, nodes.get_column(UID))
+    edges = pl.concat([within, to_anchor, _local_edges(keyed), together], how="vertical_relaxed").unique(
         subset=[f"{UID}_l", f"{UID}_r"], keep="first", maintain_order=True
     )
     all_nodes = pl.concat([nodes.select(UID), anchor_nodes.select(UID)])
+    edges = decided.cut(edges, decisions)
     components = _connected(all_nodes, edges, threshold, seed)
+    bridged = decided.still_together(components, decisions)
+    if bridged.len():  # other records still join two sides kept apart: cut the second side loose
+        edges = decided.isolate(edges, bridged)
+        components = _connected(all_nodes, edges, threshold, seed)
     residue_components = components.join(
         nodes.select(pl.col(UID).alias(RECORD_KEY)), on=RECORD_KEY, how="semi"
     )
-    before = None if previous is None else previous.select(list(MEMBERSHIP_SCHEMA)).cast(MEMBERSHIP_SCHEMA)
-    ids: ClusterIds = assign_ids(residue_components, before if before is not None else _empty_membership())
+    before = (
+        _empty_membership()
+        if previous is None
+        else decided.restore(previous.select(list(MEMBERSHIP_SCHEMA)).cast(MEMBERSHIP_SCHEMA), decisions)
+    )
+    ids: ClusterIds = assign_ids(residue_components, before)
     people = _known_people(components, numbers, to_anchor)
     membership = (
         ids.membership.join(residue_components, on=RECORD_KEY, how="left")
@@ -127,7 +147,10 @@ def cluster_records(
         .cast(CLUSTERS_SCHEMA)
         .sort(RECORD_KEY)
     )
-    return ClusterResult(membership, ids.changes, pairs + linked_pairs, edges.height)
+    sides = decided.change_sides(ids.changes, ids.membership, before)
+    generation = int(before.get_column("generation").max() or 0) + 1  # type: ignore[arg-type]  # this run's
+    audit = decided.applied(decisions, ids.membership, generation)
+    return ClusterResult(membership, ids.changes, pairs + linked_pairs, edges.height, sides, audit)
 
 
 def _anchor_nodes(anchors: pl.DataFrame | None, columns: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:

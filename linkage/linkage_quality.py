@@ -3,9 +3,13 @@
 * `linkage_counts` / `linkage_rates` read only pseudonymised data: the staged records' `link_method`
   (every activity row keeps how it was linked) joined on `person_token` to the warehouse `person` for
   ethnic group and IMD quintile. Of the records that arrived without a valid NHS number (`link_method`
-  other than `nhs_number`), how many were traced exactly, probabilistically, or left unmatched — by
-  source, ethnic group and IMD quintile, because linkage error that differs between groups is a known
-  source of bias. `linkage_rates` publishes them through `core.disclosure.round_and_suppress`.
+  other than `nhs_number`), how many were traced exactly, probabilistically (Splink), by the national
+  service (DBS), joined to a person by clustering, or left unmatched — by source, ethnic group and IMD
+  quintile, because linkage error that differs between groups is a known source of bias.
+  `linkage_rates` publishes them through `core.disclosure.round_and_suppress`.
+* A record is *linked to a person* when it has an NHS number (on arrival or traced) or, untraced, shares
+  its pseudo-ID with records of another source or month: clustering (`linkage.cluster`) made it one
+  person with them. An untraced record whose pseudo-ID appears in no other file is unmatched.
 
 Accuracy against the synthetic truth (precision, recall and F1 of the tokens given to those records) is
 `bench.truth.linkage_accuracy`: only benchmarks and tests read the truth, never the pipeline.
@@ -29,12 +33,19 @@ COUNT_COLUMNS: tuple[str, ...] = (
     "no_valid_nhs",
     "traced_exact",
     "traced_probabilistic",
+    "traced_national",
+    "clustered",
     "unmatched",
 )
-#: Shares in `linkage_rates`: no_valid_nhs of records; the three outcomes of no_valid_nhs.
+#: Shares in `linkage_rates`: no_valid_nhs of records; the five outcomes of no_valid_nhs; linked of records.
 RATE_COLUMNS: tuple[str, ...] = (
-    "no_valid_nhs_pct", "exact_pct", "probabilistic_pct", "unmatched_pct", "linked_pct", "linked_gap_pp"
+    "no_valid_nhs_pct", "exact_pct", "probabilistic_pct", "national_pct", "clustered_pct", "unmatched_pct",
+    "linked_pct", "linked_gap_pp",
 )  # fmt: skip
+#: `link_method` of a record the national service (DBS round trip, `load.trace`) traced.
+NATIONAL_METHOD = "dbs"
+#: `link_method` of a record whose cluster of untraced records held one known person (`load.pseudonymise`).
+CLUSTER_METHOD = "clustered"
 # Dimensions whose groups are compared for fairness, and the gap (points) that raises a warning.
 FAIRNESS_DIMENSIONS: tuple[str, ...] = ("ethnic_group", "imd_quintile")
 FAIRNESS_GAP_PP = 2.0
@@ -59,21 +70,53 @@ def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(rows and rows[0][0])
 
 
+def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    rows = con.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = $t AND column_name = $c",
+        {"t": table, "c": column},
+    ).fetchall()
+    return bool(rows and rows[0][0])
+
+
 def _records_sql(con: duckdb.DuckDBPyConnection, staged: Path | None, sources: Iterable[str]) -> str | None:
-    """One SELECT of (source, person_token, link_method) over every traced feed: the build's
-    `stg_<source>` tables when `con` has them, else the pseudonymised staged parquet under `staged`."""
+    """One SELECT of (source, person_token, link_method, batch) over every traced feed: the build's
+    `stg_<source>` tables when `con` has them, else the pseudonymised staged parquet under `staged`.
+
+    `batch` names the file a record came in (its `source_month`; a staged file is one month, so its
+    name where the column is absent): records of one person in two batches were linked to each other."""
     parts = []
     for source in sources:
         if _has_table(con, f"stg_{source}"):
             rel = f"stg_{source}"
+            batch = "CAST(source_month AS VARCHAR)" if _has_column(con, rel, "source_month") else "NULL"
         else:
             files = sorted(str(p) for p in (staged / source).glob("*.parquet")) if staged else []
             if not files:
                 continue
             listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-            rel = f"read_parquet([{listed}], union_by_name = true)"
-        parts.append(f"SELECT '{source}' AS source, person_token, link_method FROM {rel}")  # noqa: S608
+            rel = f"read_parquet([{listed}], union_by_name = true, filename = true)"
+            batch = "filename"
+        parts.append(
+            f"SELECT '{source}' AS source, person_token, link_method, "  # noqa: S608
+            f"'{source}/' || coalesce({batch}, '') AS batch FROM {rel}"
+        )
     return " UNION ALL ".join(parts) if parts else None
+
+
+def _outcome_sql() -> str:
+    """The CASE giving each record its linkage outcome (a COUNT_COLUMNS name after `records`).
+
+    An untraced record ('unmatched', or null from a feed older than the column) is `clustered` when its
+    pseudo-ID is shared with another batch (the `shared` relation of `linkage_counts`)."""
+    return (
+        "CASE WHEN r.link_method = 'nhs_number' THEN 'nhs_number' "
+        "WHEN r.link_method LIKE 'exact%' THEN 'traced_exact' "
+        f"WHEN r.link_method = '{NATIONAL_METHOD}' THEN 'traced_national' "
+        f"WHEN r.link_method = '{CLUSTER_METHOD}' THEN 'clustered' "
+        "WHEN r.link_method IS DISTINCT FROM 'unmatched' AND r.link_method IS NOT NULL "
+        "THEN 'traced_probabilistic' "
+        "WHEN s.person_token IS NOT NULL THEN 'clustered' ELSE 'unmatched' END"
+    )
 
 
 def linkage_counts(
@@ -83,30 +126,34 @@ def linkage_counts(
     sources: Iterable[str] = TRACED_SOURCES,
 ) -> pl.DataFrame:
     """Unrounded counts per (dimension, value): records, no_valid_nhs, traced_exact,
-    traced_probabilistic, unmatched. Not for publication as is (see `linkage_rates`).
+    traced_probabilistic, traced_national, clustered, unmatched. Not for publication as is (see
+    `linkage_rates`).
 
     `con` reaches the warehouse `person` table (the building file inside the before-publish hook, or
     a published file); records are the `stg_<source>` tables when present, else `staged`
     (HOME/pseudonymised/staged). Exact = any `exact_*` pass; probabilistic = the Splink pass (and
-    clerical-review decisions, which it applies); unmatched = left with a persistent pseudo-ID.
+    clerical-review decisions, which it applies); national = the DBS round trip; clustered = a cluster of
+    untraced records gave the number, or the record's pseudo-ID is shared with records of another source
+    or month (one person); unmatched = a pseudo-ID no other batch holds.
     """
     records = _records_sql(con, staged, sources)
     if records is None:
         return pl.DataFrame(schema=_COUNT_SCHEMA)
     person = (
         "LEFT JOIN (SELECT person_token, any_value(ethnic_group) AS ethnic_group, "
-        "any_value(imd_decile) AS imd_decile FROM person GROUP BY person_token) AS p USING (person_token)"
+        "any_value(imd_decile) AS imd_decile FROM person GROUP BY person_token) AS p ON p.person_token = r.person_token"
         if _has_table(con, "person")
         else "LEFT JOIN (SELECT NULL::VARCHAR AS person_token, NULL::VARCHAR AS ethnic_group, "
-        "NULL::INTEGER AS imd_decile WHERE false) AS p USING (person_token)"
+        "NULL::INTEGER AS imd_decile WHERE false) AS p ON p.person_token = r.person_token"
     )
+    # Pseudo-IDs of untraced records seen in more than one batch (source and month).
+    shared = (
+        "SELECT person_token FROM recs WHERE link_method = 'unmatched' OR link_method IS NULL "
+        "GROUP BY person_token HAVING count(DISTINCT batch) > 1"
+    )
+    outcomes = ", ".join(f"count(*) FILTER (WHERE outcome = '{col}') AS {col}" for col in COUNT_COLUMNS[2:])
     measures = (
-        "count(*) AS records, "
-        "count(*) FILTER (WHERE link_method IS DISTINCT FROM 'nhs_number') AS no_valid_nhs, "
-        "count(*) FILTER (WHERE link_method LIKE 'exact%') AS traced_exact, "
-        "count(*) FILTER (WHERE link_method IS DISTINCT FROM 'nhs_number' AND link_method NOT LIKE 'exact%' "
-        "AND link_method IS DISTINCT FROM 'unmatched' AND link_method IS NOT NULL) AS traced_probabilistic, "
-        "count(*) FILTER (WHERE link_method = 'unmatched' OR link_method IS NULL) AS unmatched"
+        "count(*) AS records, count(*) FILTER (WHERE outcome <> 'nhs_number') AS no_valid_nhs, " + outcomes
     )
     # One scan for every dimension (GROUPING SETS), then one frame per dimension in a fixed order.
     values = ", ".join(f"CAST({expr} AS VARCHAR) AS {dim}" for dim, expr in _GROUP_EXPR.items())
@@ -114,8 +161,11 @@ def linkage_counts(
     value = "coalesce(" + ", ".join(_GROUP_EXPR) + ")"
     sets = ", ".join(f"({dim})" for dim in _GROUP_EXPR)
     counts = con.sql(
-        f"SELECT {dimension} AS dimension, {value} AS value, {measures} "  # noqa: S608
-        f"FROM (SELECT r.link_method, {values} FROM ({records}) AS r {person}) "
+        f"WITH recs AS ({records}), shared AS ({shared}) "  # noqa: S608
+        f"SELECT {dimension} AS dimension, {value} AS value, {measures} "
+        f"FROM (SELECT {_outcome_sql()} AS outcome, {values} FROM recs AS r "
+        f"LEFT JOIN shared AS s ON r.person_token = s.person_token "
+        f"AND (r.link_method = 'unmatched' OR r.link_method IS NULL) {person}) "
         f"GROUP BY GROUPING SETS ({sets})"
     ).pl()
     order = {dim: n for n, dim in enumerate(_GROUP_EXPR)}
@@ -144,6 +194,8 @@ def protect(counts: pl.DataFrame) -> pl.DataFrame:
         pct("no_valid_nhs", "records").alias("no_valid_nhs_pct"),
         pct("traced_exact", "no_valid_nhs").alias("exact_pct"),
         pct("traced_probabilistic", "no_valid_nhs").alias("probabilistic_pct"),
+        pct("traced_national", "no_valid_nhs").alias("national_pct"),
+        pct("clustered", "no_valid_nhs").alias("clustered_pct"),
         pct("unmatched", "no_valid_nhs").alias("unmatched_pct"),
         linked.alias("linked_pct"),
     ).with_columns(
@@ -180,15 +232,16 @@ def linkage_rates(
 
 def rates_markdown(rates: pl.DataFrame) -> str:
     """The published rates as a Markdown table (Dagster metadata, the report's text)."""
-    head = ["dimension", "value", "records", "no valid NHS no.", "exact %", "probabilistic %", "unmatched %",
-            "linked %", "gap to best (points)"]  # fmt: skip
+    head = ["dimension", "value", "records", "no valid NHS no.", "exact %", "probabilistic %", "national %",
+            "clustered %", "unmatched %", "linked %", "gap to best (points)"]  # fmt: skip
 
     def fmt(v: float | None) -> str:
         return "*" if v is None else f"{v:.1f}"
 
     rows = [
         [r["dimension"], r["value"], r["records_display"], r["no_valid_nhs_display"],
-         fmt(r["exact_pct"]), fmt(r["probabilistic_pct"]), fmt(r["unmatched_pct"]), fmt(r["linked_pct"]),
+         fmt(r["exact_pct"]), fmt(r["probabilistic_pct"]), fmt(r["national_pct"]), fmt(r["clustered_pct"]),
+         fmt(r["unmatched_pct"]), fmt(r["linked_pct"]),
          "" if r["linked_gap_pp"] is None else fmt(r["linked_gap_pp"])]
         for r in rates.iter_rows(named=True)
     ]  # fmt: skip

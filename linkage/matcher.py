@@ -30,6 +30,7 @@ from linkage.backends import check_backend
 from linkage.keys import name_key, postcode_key, sex_key
 from linkage.match_model import DOB, UID
 from linkage.match_training import splink_scores
+from linkage.thresholds import ThresholdPolicy, Thresholds, choose_thresholds
 
 STANDARD_COLUMNS: tuple[str, ...] = (
     "given_name",
@@ -72,6 +73,7 @@ class MatchResult:
     best: pl.DataFrame
     review: pl.DataFrame
     pairs_scored: int
+    thresholds: Thresholds | None = None  # when chosen from the model (`match_people(thresholds=...)`)
 
 
 def prepare(frame: pl.DataFrame, id_column: str) -> pl.DataFrame:
@@ -133,6 +135,7 @@ def match_people(
     threads: int | None = None,
     m_shrinkage: float = 0.3,
     backend: str = "duckdb",
+    thresholds: ThresholdPolicy | None = None,
 ) -> MatchResult:
     """Link each `left` record to its best candidate in `right` and say whether to accept it.
 
@@ -149,6 +152,9 @@ def match_people(
       starting values; use more when the left side is a biased residue (e.g. what exact tracing left).
     - `backend`: where Splink runs, 'duckdb' (this process) or 'spark' (`linkage.backends`); the
       settings, training and decision are the same.
+    - `thresholds`: a `linkage.thresholds.ThresholdPolicy`: the review band (and, when the policy has a
+      precision target, the threshold) is then chosen from the trained model's scores
+      (`choose_thresholds`, returned as `MatchResult.thresholds`) instead of the arguments.
     Output ids keep the caller's column names (`left_id`, `right_id`, plus `right_entity` if given).
     """
     check_backend(backend)
@@ -186,7 +192,7 @@ def match_people(
         )
         return MatchResult(best, empty.review, 0)
 
-    floor = min(lo, threshold)
+    floor = min(lo, threshold) if thresholds is None else thresholds.min_review
     with contextlib.closing(duckdb.connect()) as con:
         con.execute("SET python_enable_replacements = false")
         if threads is not None:
@@ -214,7 +220,15 @@ def match_people(
             pl.col(entity).cast(right.schema[entity]).alias(_ENTITY),
         )
         scored = scored.join(blocked, on=[left_id, _ENTITY], how="anti")
-    return _decide(scored, ids_left.select(left_id), left_id, right_id, right_entity, threshold, lo)
+    chosen = None
+    if thresholds is not None:
+        best_p = (
+            scored.group_by(left_id).agg(pl.col("match_probability").max()).get_column("match_probability")
+        )
+        chosen = choose_thresholds(best_p, thresholds, threshold)
+        threshold, lo = chosen.threshold, chosen.review_band[0]
+    result = _decide(scored, ids_left.select(left_id), left_id, right_id, right_entity, threshold, lo)
+    return MatchResult(result.best, result.review, result.pairs_scored, chosen)
 
 
 def _decide(

@@ -14,13 +14,16 @@ Nothing here logs row values. (The tracing benchmark and its error-injected data
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
+from core.files import write_public
 from linkage import review
 from linkage.matcher import match_people
+from linkage.thresholds import ThresholdPolicy, Thresholds
 from linkage.trace import NHS_NUMBER, ROW_IDX, PassResult
 
 METHOD = "probabilistic"
@@ -31,18 +34,25 @@ _MATCH_COLUMNS = ("given_name", "family_name", "date_of_birth", "sex", "postcode
 class SplinkPass:
     """Tracer: Splink match of the still-unmatched records to the GP master; confidence = match probability.
 
+    - `policy`: how the review band (and with a precision target, the threshold) is chosen from the
+      trained model (`linkage.thresholds`); the default sizes the band so the expected queue is at
+      most 200 records and keeps `threshold`. None uses the fixed `threshold` and `review_band`.
     - `threshold`: accept a best candidate at or above this probability (see `match_people`).
     - `review_band`: probabilities whose pairs go to the clerical review queue.
+    - `card_path`: if set, the model card (the chosen thresholds and what the model expects of them,
+      counts and probabilities only) is written there as JSON on every `match` call.
     - `decisions`: reviewer decisions (`review.read_decisions`), honoured ahead of the model.
     - `review_path`: if set, the review queue CSV is (re)written there on every `match` call.
     - `link_rate`: expected share of the records reaching this pass that are in the master (the prior).
     Decided 'match' rows get confidence 1.0.
     """
 
+    policy: ThresholdPolicy | None = field(default_factory=lambda: ThresholdPolicy(precision=None))
     threshold: float = 0.9
     review_band: tuple[float, float] = (0.5, 0.9)
     decisions: pl.DataFrame | None = None
     review_path: Path | None = None
+    card_path: Path | None = None
     link_rate: float = 0.8
     seed: int = 42
     max_pairs: float = 1e6
@@ -87,7 +97,10 @@ class SplinkPass:
             threads=self.threads,
             m_shrinkage=self.m_shrinkage,
             backend=self.backend,
+            thresholds=self.policy,
         )
+        if self.card_path is not None:
+            self._write_card(result.thresholds, model_left.height, result.pairs_scored)
         accepted = result.best.filter(pl.col("accepted")).select(
             pl.col(ROW_IDX), pl.col(NHS_NUMBER), pl.col("match_probability").alias("confidence")
         )
@@ -96,6 +109,20 @@ class SplinkPass:
             review.write_queue(queue, self.review_path, decisions=self.decisions)
         ambiguous = result.best.filter(pl.col("reason") == "ambiguous").height
         return PassResult(matches=pl.concat([direct, accepted], how="vertical_relaxed"), ambiguous=ambiguous)
+
+    def _write_card(self, chosen: Thresholds | None, records: int, pairs: int) -> None:
+        """The model card: how the threshold and band were set, and what the model expects of them."""
+        card = {
+            "model": "splink link_only against the GP master (linkage.match_model, linkage.match_training)",
+            "records_scored": records,
+            "pairs_scored": pairs,
+            "band_from_model": chosen is not None,
+            "threshold_from_model": chosen is not None and chosen.policy.precision is not None,
+            **(chosen.as_dict() if chosen is not None
+               else {"threshold": self.threshold, "review_band": list(self.review_band)}),
+        }  # fmt: skip
+        assert self.card_path is not None  # only called with one
+        write_public(self.card_path, json.dumps(card, indent=2, sort_keys=True).encode() + b"\n", mode=0o600)
 
 
 def _exploded_master(master: pl.DataFrame, cols: list[str]) -> pl.DataFrame:

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import polars as pl
 
+from core.errors import Refused
 from core.files import write_public
+from linkage.cluster_ids import change_id
 from linkage.trace import NHS_NUMBER, PSEUDO_KEY_FIELDS, pseudo_keys
 
 RECORD_KEY = "record_key"
@@ -264,3 +266,39 @@ def write_cluster_queue(
     out = pl.concat([old.select(CLUSTER_QUEUE_COLUMNS), new], how="vertical_relaxed")
     write_public(path, out.write_csv, mode=0o600)  # identifiable zone: owner only, from the first byte
     return out.filter(pl.col("decision").is_null() | (pl.col("decision").str.strip_chars() == "")).height
+
+
+def read_cluster_decisions(path: Path) -> pl.DataFrame:
+    """Decided rows of the cluster review file: change_id, change, decision, reviewer, decided_on.
+
+    `decision` is trimmed and lower-cased; undecided rows are skipped. Refused (naming the file, with a
+    count, never a value) when a decision is neither 'confirm' nor 'reject' or a row's change_id does
+    not fit its change and cluster IDs (a key column was edited).
+    """
+    path = Path(path)
+    rows = pl.read_csv(
+        path, schema_overrides=dict.fromkeys(CLUSTER_QUEUE_COLUMNS, pl.String), infer_schema=False
+    )
+    missing = [
+        c
+        for c in ("change_id", "change", "cluster_id", "other_cluster_id", "decision")
+        if c not in rows.columns
+    ]
+    if missing:
+        raise Refused(f"{path}: the cluster review file lacks the column(s) {', '.join(missing)}")
+    rows = rows.with_columns(
+        pl.col("decision").str.strip_chars().str.to_lowercase().replace("", None)
+    ).filter(pl.col("decision").is_not_null())
+    bad = rows.filter(~pl.col("decision").is_in(CLUSTER_DECISIONS)).height
+    if bad:
+        raise Refused(f"{path}: {bad} row(s) have a decision other than 'confirm' or 'reject'")
+    expected = [
+        change_id(c, a, b) for c, a, b in rows.select("change", "cluster_id", "other_cluster_id").iter_rows()
+    ]
+    edited = sum(e != got for e, got in zip(expected, rows["change_id"], strict=True))
+    if edited:
+        raise Refused(f"{path}: {edited} row(s) were edited in their key columns")
+    return rows.select(
+        "change_id", "change", "decision",
+        *(pl.col(c) if c in rows.columns else pl.lit(None, pl.String).alias(c) for c in ("reviewer", "decided_on")),
+    ).unique(subset="change_id", keep="last", maintain_order=True)  # fmt: skip

@@ -4,8 +4,10 @@ Runs after tracing (`load.trace.trace_records`) and before pseudonymisation: the
 non-GP source and month are pooled, with a source's persistent local person id where it has one, and
 clustered by `linkage.cluster` against the membership the previous load kept (`Home.clusters`, 0600 in
 the 0700 identifiable zone). The new membership replaces it; merges and splits go to the cluster review
-file (`Home.cluster_review`) for a person to confirm. `load.pseudonymise` then gives every record of a
-cluster the cluster's pseudo-ID.
+file (`Home.cluster_review`) for a person to confirm, and their two sides to `Home.cluster_change_sides`.
+Decisions a reviewer wrote in that file (`confirm` / `reject`) are held ahead of the model on every later
+load (`linkage.cluster_decisions`), and what each did is appended to `Home.cluster_decisions_applied`.
+`load.pseudonymise` then gives every record of a cluster the cluster's pseudo-ID.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from pathlib import Path
 import polars as pl
 
 from connectors.spec import EXTRACTS, GP_SOURCES
+from core.files import write_public
 from core.layout import Home
 from linkage import review
 from linkage.cluster import CLUSTERS_SCHEMA, LOCAL_KEY, cluster_records
+from linkage.cluster_decisions import AUDIT_SCHEMA, SIDES_SCHEMA, ClusterDecisions, no_decisions
 from linkage.trace import LOCAL_ID_COLUMNS
 from load.files import staged_months, write_parquet
 from load.trace import TRACE_SCHEMA
@@ -90,13 +94,55 @@ def read_membership(home: Home) -> pl.DataFrame | None:
     return pl.read_parquet(home.clusters).select(list(CLUSTERS_SCHEMA)).cast(CLUSTERS_SCHEMA)
 
 
+def read_decisions(home: Home) -> ClusterDecisions:
+    """The reviewer's decided rows of the cluster review file and the kept sides of every change."""
+    if not home.cluster_review.exists():
+        return no_decisions()
+    decided = review.read_cluster_decisions(home.cluster_review)
+    sides = (
+        pl.read_parquet(home.cluster_change_sides).cast(SIDES_SCHEMA)
+        if home.cluster_change_sides.exists()
+        else pl.DataFrame(schema=SIDES_SCHEMA)
+    )
+    return ClusterDecisions(decided, sides)
+
+
+def _keep(home: Home, sides: pl.DataFrame, applied: pl.DataFrame) -> None:
+    """Add this run's change sides to the kept ones (a change seen before keeps its first sides), and
+    append the audit of the decisions applied (0600 CSV in the identifiable zone)."""
+    if sides.height:
+        kept = (
+            pl.read_parquet(home.cluster_change_sides).cast(SIDES_SCHEMA)
+            if home.cluster_change_sides.exists()
+            else None
+        )
+        new = (
+            sides
+            if kept is None
+            else sides.join(kept.select("change_id").unique(), on="change_id", how="anti")
+        )
+        write_parquet(new if kept is None else pl.concat([kept, new]), home.cluster_change_sides)
+    if applied.height:
+        path = home.cluster_decisions_applied
+        old = (
+            pl.read_csv(path, schema_overrides=AUDIT_SCHEMA)
+            if path.exists()
+            else pl.DataFrame(schema=AUDIT_SCHEMA)
+        )
+        out = pl.concat([old.cast(AUDIT_SCHEMA), applied.cast(AUDIT_SCHEMA)])
+        write_public(path, out.write_csv, mode=0o600)  # identifiable zone: owner only, from the first byte
+
+
 def cluster_untraced(home: Home, *, seed: int = 42) -> dict[str, int]:
-    """Cluster the load's untraced records; keep the membership; queue merges and splits. Counts only."""
+    """Cluster the load's untraced records under the reviewer's decisions; keep the membership; queue
+    merges and splits; audit the decisions applied. Counts only."""
+    decisions = read_decisions(home)
     records = residue(home)
     previous = read_membership(home)
     known = anchors(home)
-    result = cluster_records(records, previous, anchors=known, seed=seed)
+    result = cluster_records(records, previous, anchors=known, seed=seed, decisions=decisions)
     write_parquet(result.membership, home.clusters)
+    _keep(home, result.sides, result.applied)
     open_rows = review.write_cluster_queue(
         result.changes, result.membership, home.cluster_review, previous=previous
     )
@@ -110,4 +156,5 @@ def cluster_untraced(home: Home, *, seed: int = 42) -> dict[str, int]:
         "cluster/merges": int((changes == "merge").sum()),
         "cluster/splits": int((changes == "split").sum()),
         "cluster/review_open": open_rows,
+        "cluster/decisions_applied": result.applied.height,
     }

@@ -8,6 +8,7 @@ import linkage
 from connectors.spec import GP_SOURCES
 from core.layout import Home
 from linkage.cluster import CLUSTER_ID, record_keys
+from linkage.linkage_quality import CLUSTER_METHOD
 from linkage.review import RECORD_KEY
 from load.cluster import read_membership
 from load.files import map_files, staged_months, write_parquet
@@ -22,7 +23,7 @@ LOCAL_IDS: dict[str, str] = {"asc_cld": "la_person_id"}
 # The pseudo-ID namespace of a cluster of untraced records (one person across sources and months).
 CLUSTER_NAMESPACE = "cluster"
 # How a record got its NHS number when its cluster of untraced records held one known person.
-CLUSTERED = "clustered"
+CLUSTERED = CLUSTER_METHOD  # one spelling, read back by linkage_rates
 
 
 def _clustered(records: pl.DataFrame, clusters: pl.DataFrame | None, had_number: pl.Series) -> pl.DataFrame:

@@ -15,6 +15,7 @@ from connectors.spec import EXTRACTS, GP_SOURCES
 from core.files import make_parents, write_private
 from core.layout import Home
 from linkage import dbs, review
+from linkage.linkage_quality import NATIONAL_METHOD
 from linkage.trace import UNMATCHED
 from load.files import staged_months, write_parquet
 
@@ -91,7 +92,11 @@ def trace_records(
     passes: list[linkage.Tracer] = list(linkage.DEFAULT_PASSES)
     if probabilistic and pooled.height:
         decisions = review.read_decisions(home.review_queue) if home.review_queue.exists() else None
-        passes.append(linkage.SplinkPass(decisions=decisions, review_path=home.review_queue, seed=seed))
+        passes.append(
+            linkage.SplinkPass(
+                decisions=decisions, review_path=home.review_queue, card_path=home.match_model_card, seed=seed
+            )
+        )
     result = linkage.trace(pooled, master, passes=passes, namespace="pool")
     results = result.frame.select(*TRACE_SCHEMA, "nhs_number", "link_method", "link_confidence")
     national_counts: dict[str, int] = {}
@@ -102,7 +107,7 @@ def trace_records(
     return {**{f"link/{method}": int(rows) for method, rows in methods}, **national_counts}
 
 
-DBS_METHOD = "dbs"
+DBS_METHOD = NATIONAL_METHOD  # one spelling, read back by linkage_rates
 
 
 def national_trace(

@@ -128,6 +128,8 @@ _LINKAGE = {
     "records_display": "records", "no_valid_nhs_display": "no valid NHS number",
     "no_valid_nhs_pct": "no valid NHS number %", "traced_exact_display": "traced exactly", "exact_pct": "exact %",
     "traced_probabilistic_display": "traced probabilistically", "probabilistic_pct": "probabilistic %",
+    "traced_national_display": "traced nationally (DBS)", "national_pct": "national %",
+    "clustered_display": "clustered into a person", "clustered_pct": "clustered %",
     "unmatched_display": "unmatched", "unmatched_pct": "unmatched %",
 }  # fmt: skip
 

@@ -140,6 +140,8 @@ LINKAGE_RATES_COLUMNS: dict[str, str] = {
             "untraceable_on_arrival",
             "traced_exact",
             "traced_probabilistic",
+            "traced_national",
+            "clustered",
             "unmatched",
         )
         for name, kind in ((count, "BIGINT"), (f"{count}_display", "VARCHAR"))
@@ -147,6 +149,8 @@ LINKAGE_RATES_COLUMNS: dict[str, str] = {
     "untraceable_on_arrival_pct": "DOUBLE",
     "exact_pct": "DOUBLE",
     "probabilistic_pct": "DOUBLE",
+    "national_pct": "DOUBLE",
+    "clustered_pct": "DOUBLE",
     "unmatched_pct": "DOUBLE",
     # Fairness: share of records linked to a person, and points below the best group of the dimension.
     "linked_pct": "DOUBLE",

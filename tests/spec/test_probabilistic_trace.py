@@ -10,6 +10,7 @@ does not hold.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import stat
 from pathlib import Path
@@ -40,9 +41,14 @@ def _trace(records: pl.DataFrame, master: pl.DataFrame, **kwargs: object) -> pl.
 
 
 @pytest.fixture(scope="module")
-def traced(data: tuple[pl.DataFrame, pl.DataFrame]) -> pl.DataFrame:
+def card_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("card") / "review" / "match_model_card.json"
+
+
+@pytest.fixture(scope="module")
+def traced(data: tuple[pl.DataFrame, pl.DataFrame], card_path: Path) -> pl.DataFrame:
     master, records = data
-    return _trace(records, master)
+    return _trace(records, master, card_path=card_path)
 
 
 def _record_keys(records: pl.DataFrame) -> pl.Series:
@@ -69,6 +75,23 @@ def test_f1_at_least_098_on_social_care_records(
     assert q["f1"] >= 0.98, q
     assert q["precision"] >= 0.99, q
     assert (traced["link_method"] == METHOD).sum() > 50  # the probabilistic pass did real work
+
+
+def test_the_review_band_comes_from_the_model_and_is_in_its_card(
+    data: tuple[pl.DataFrame, pl.DataFrame], traced: pl.DataFrame, card_path: Path
+) -> None:
+    card = json.loads(card_path.read_text())
+    assert (card["band_from_model"], card["threshold_from_model"]) == (True, False)
+    assert card["policy"] == {"precision": None, "max_queue": 200, "min_threshold": 0.5, "min_review": 0.5}
+    assert card["threshold"] == 0.9 and card["review_band"][1] == 0.9 and 0.5 <= card["review_band"][0] < 0.9
+    assert card["review_queue"] <= 200  # this data has no best pair between 0.5 and 0.9
+    # Accepted by the model's threshold, less the ambiguous and the DOB refusals, is what was linked.
+    linked = traced.filter(pl.col("link_method") == METHOD)
+    assert 50 < linked.height <= card["accepted"]
+    # The realised precision of what the threshold let through keeps to the expected one (within 1 %).
+    truth = data[1]["true_nhs_number"].filter((traced["link_method"] == METHOD).to_numpy())
+    assert (linked["nhs_number"] == truth).mean() >= card["expected_precision"] - 0.01
+    assert stat.S_IMODE(os.stat(card_path).st_mode) == 0o600
 
 
 def test_no_false_match_accepted_across_unexplained_dob_difference(
@@ -114,7 +137,7 @@ def test_review_queue_is_written_private_and_decisions_are_honoured(
 ) -> None:
     master, records = data
     path = tmp_path / "review" / "queue.csv"
-    first = _trace(records, master, review_path=path, review_band=(0.05, 0.9))
+    first = _trace(records, master, review_path=path, review_band=(0.05, 0.9), policy=None)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     queue = pl.read_csv(path, infer_schema=False)
     assert queue.columns == list(review.QUEUE_COLUMNS)
@@ -145,7 +168,9 @@ def test_review_queue_is_written_private_and_decisions_are_honoured(
     decisions = review.read_decisions(path)
     assert sorted(decisions["decision"].to_list()) == ["match", "no_match"]
 
-    second = _trace(records, master, review_path=path, review_band=(0.05, 0.9), decisions=decisions)
+    second = _trace(
+        records, master, review_path=path, review_band=(0.05, 0.9), decisions=decisions, policy=None
+    )
     assert second.row(accepted_row["i"], named=True)["nhs_number"] != accepted_row["nhs_number"]
     linked = second.filter((keys == to_link["record_key"]).to_numpy())
     assert linked.height >= 1

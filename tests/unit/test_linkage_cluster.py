@@ -264,3 +264,121 @@ def test_a_residue_of_a_few_unrelated_records_clusters_without_error() -> None:
         result = cluster_records(records)
     assert result.membership.height == 4
     assert result.membership["cluster_id"].n_unique() == 4
+
+
+# A reviewer's decisions on merges and splits, acted on by the next loads (linkage.cluster_decisions).
+JANET = {**JANE, "given_name": "Janet", "family_name": "Barnes", "postcode": "BD7 1AA"}
+
+
+def _decide(home: Home, decision: str) -> None:
+    """The reviewer fills every open row of the cluster review file, as the file documents."""
+    queue = pl.read_csv(home.cluster_review, infer_schema=False)
+    queue.with_columns(
+        decision=pl.lit(decision), reviewer=pl.lit("r.jones"), decided_on=pl.lit("2025-06-02")
+    ).write_csv(home.cluster_review)
+
+
+def _jane_and_janet(home: Home) -> tuple[str, str]:
+    out = _pseudonymised(home)
+    jane, janet = _ids_of(out, "Jane", "Sm"), _ids_of(out, "Janet", "Barnes")
+    assert len(jane) == len(janet) == 1
+    return next(iter(jane)), next(iter(janet))
+
+
+def _audit(home: Home) -> list[tuple[str, str, str, str]]:
+    audit = pl.read_csv(home.cluster_decisions_applied, infer_schema=False)
+    assert stat.S_IMODE(home.cluster_decisions_applied.stat().st_mode) == 0o600
+    return audit.select("change", "decision", "reviewer", "outcome").rows()
+
+
+def test_a_rejected_merge_keeps_two_people_with_their_ids_on_the_next_load(home: Home) -> None:
+    _write(home, "ecds", "2025-04", [JANET])
+    cluster_untraced(home)
+    jane_id, janet_id = _jane_and_janet(home)
+    # The council records both under one person id: the model merges them.
+    _write(
+        home, "asc_cld", "2025-05", [{**JANE, "la_person_id": "LA-90"}, {**JANET, "la_person_id": "LA-90"}]
+    )
+    assert cluster_untraced(home)["cluster/merges"] == 1
+    merged = _jane_and_janet(home)
+    assert merged[0] == merged[1]
+    _decide(home, "reject")
+    counts = cluster_untraced(home)
+    # Two people again, each with the pseudo-ID they had before the merge; nothing new to review.
+    assert _jane_and_janet(home) == (jane_id, janet_id)
+    assert (counts["cluster/merges"], counts["cluster/splits"], counts["cluster/review_open"]) == (0, 0, 0)
+    assert counts["cluster/decisions_applied"] == 1
+    assert _audit(home) == [("merge", "reject", "r.jones", "apart")]
+    assert stat.S_IMODE(home.cluster_change_sides.stat().st_mode) == 0o600
+    assert pl.read_csv(home.cluster_review, infer_schema=False)["decision"].to_list() == ["reject"]
+
+
+def test_a_confirmed_split_keeps_them_apart_when_the_evidence_joins_them_again(home: Home) -> None:
+    _write(
+        home, "asc_cld", "2025-05", [{**JANE, "la_person_id": "LA-90"}, {**JANET, "la_person_id": "LA-90"}]
+    )
+    cluster_untraced(home)
+    together = _jane_and_janet(home)
+    assert together[0] == together[1]
+    # The council corrects Janet's person id: the cluster splits.
+    _write(
+        home, "asc_cld", "2025-05", [{**JANE, "la_person_id": "LA-90"}, {**JANET, "la_person_id": "LA-91"}]
+    )
+    assert cluster_untraced(home)["cluster/splits"] == 1
+    jane_id, janet_id = _jane_and_janet(home)
+    assert jane_id != janet_id and together[0] in (jane_id, janet_id)
+    _decide(home, "confirm")
+    # Next month the council's old error comes back: without the decision they would merge again.
+    _write(
+        home, "asc_cld", "2025-06", [{**JANE, "la_person_id": "LA-92"}, {**JANET, "la_person_id": "LA-92"}]
+    )
+    counts = cluster_untraced(home)
+    assert _jane_and_janet(home) == (jane_id, janet_id)
+    assert (counts["cluster/merges"], counts["cluster/decisions_applied"]) == (0, 1)
+    assert _audit(home) == [("split", "confirm", "r.jones", "apart")]
+
+
+def test_a_rejected_split_joins_the_parts_again_under_the_old_id() -> None:
+    from linkage.cluster_decisions import ClusterDecisions, applied, change_sides, restore, together_edges
+
+    # Load 1: one person {a1, a2, s1}; load 2: s1 split off (C_S). The reviewer rejects the split.
+    first = _membership([("a1", "C_A", 1), ("a2", "C_A", 1), ("s1", "C_A", 1), ("x", "C_X", 1)])
+    split = assign_ids(_components([["a1", "a2"], ["s1"], ["x"]]), first)
+    assert split.changes["change"].to_list() == ["split"]
+    sides = change_sides(split.changes, split.membership, first)
+    assert sides.select("side", "record_key", "cluster_id").rows() == [
+        ("cluster", "a1", "C_A"), ("cluster", "a2", "C_A"), ("other", "s1", split.membership["cluster_id"][2])
+    ]  # fmt: skip
+    decided = pl.DataFrame(
+        {"change_id": split.changes["change_id"], "change": ["split"], "decision": ["reject"],
+         "reviewer": ["r.jones"], "decided_on": ["2025-06-02"]}
+    )  # fmt: skip
+    decisions = ClusterDecisions(decided, sides)
+    # Load 3: the model still splits s1 off, but the decision joins it back under C_A, with no change.
+    edges = together_edges(decisions, pl.Series(["a1", "a2", "s1", "x"]))
+    assert edges.select("unique_id_l", "unique_id_r").rows() == [("a1", "a2"), ("a1", "s1")]
+    again = assign_ids(_components([["a1", "a2", "s1"], ["x"]]), restore(split.membership, decisions))
+    assert again.membership["cluster_id"].to_list() == ["C_A", "C_A", "C_A", "C_X"]
+    assert again.changes.height == 0
+    assert applied(decisions, again.membership, 3).select(
+        "outcome", "cluster_records", "other_records"
+    ).rows() == [("together", 2, 1)]
+
+
+def test_a_decision_the_file_does_not_document_is_refused_naming_the_file(home: Home) -> None:
+    from core.errors import Refused
+    from linkage.cluster_ids import change_id
+
+    row = {"change_id": change_id("split", "C1", "C2"), "change": "split", "cluster_id": "C1",
+           "other_cluster_id": "C2", "decision": " Maybe "}  # fmt: skip
+    home.cluster_review.parent.mkdir(parents=True, exist_ok=True)
+    pl.DataFrame([row, {**row, "decision": "confirm"}]).write_csv(home.cluster_review)
+    with pytest.raises(Refused) as raised:
+        cluster_untraced(home)
+    assert (
+        str(raised.value)
+        == f"{home.cluster_review}: 1 row(s) have a decision other than 'confirm' or 'reject'"
+    )
+    pl.DataFrame([{**row, "decision": "reject", "other_cluster_id": "C3"}]).write_csv(home.cluster_review)
+    with pytest.raises(Refused, match=r"cluster_changes.csv: 1 row\(s\) were edited in their key columns$"):
+        cluster_untraced(home)

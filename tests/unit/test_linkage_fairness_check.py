@@ -21,6 +21,8 @@ def _counts(black_unmatched: int) -> pl.DataFrame:
             "no_valid_nhs": [200, 100, 100, 100, 100],
             "traced_exact": [100, 50, 50, 50, 50],
             "traced_probabilistic": [50, 30, 20, 30, 30],
+            "traced_national": [0, 0, 0, 0, 0],
+            "clustered": [0, 0, 0, 0, 0],
             "unmatched": [50, 20, black_unmatched, 20, 30],
         }
     )
