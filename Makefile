@@ -29,7 +29,7 @@ typecheck:
 # One worker per core (at most 4), each test module on one worker, long modules first; the shared ICSs
 # and loads are built once (tests/conftest.py). `.venv/bin/pytest -q tests/...` runs a few tests without workers.
 pytest:
-	$(BIN)/pytest -q -n auto --maxprocesses 4 --dist loadgroup --no-loadscope-reorder
+	$(BIN)/pytest -q -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder
 
 ui: setup
 	$(BIN)/phm ui

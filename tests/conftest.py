@@ -1,10 +1,13 @@
-"""Suite-wide: how `pytest -n` (pytest-xdist, `--dist loadgroup`) shares tests between workers.
+"""Suite-wide: how `pytest -n` (pytest-xdist, `--dist loadfile`) shares tests between workers.
 
-Every test is grouped by its module, so a module's own expensive fixtures (a generated ICS, a trained
-model, a browser) are built once, on the worker that runs the module. The inputs many modules share
-(the synthetic ICSs and the loads of them, tests/integration/conftest.py) are built once per session
-whichever worker asks first (tests/fixtures/session_cache.py), so the modules that read them spread
-over every worker instead of queueing on one.
+Every test module runs on one worker (`--dist loadfile`), so a module's own expensive fixtures (a
+generated ICS, a trained model, a browser) are built once, on the worker that runs the module. (The
+suite used `--dist loadgroup` with an `xdist_group` mark per module; under pytest 9 pytest-xdist 3.8
+can no longer tag a test's node id with its group, so every test was scheduled on its own and each
+module-scoped fixture was built on every worker that drew one of its tests.) The inputs many modules
+share (the synthetic ICSs and the loads of them, tests/integration/conftest.py) are built once per
+session whichever worker asks first (tests/fixtures/session_cache.py), so the modules that read them
+spread over every worker instead of queueing on one.
 
 Modules are handed to workers in collection order (`make test` passes `--no-loadscope-reorder`; xdist
 would otherwise start with the modules that have the most tests, the cheap unit ones, and leave a
@@ -22,6 +25,13 @@ import pytest
 _SHARED_LOAD = "small_load"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # `--dist loadgroup` would silently schedule test by test again (see above), building every
+    # module-scoped fixture on each worker: refuse it rather than run the suite at twice the cost.
+    if config.getoption("dist", "no") == "loadgroup":
+        raise pytest.UsageError("use --dist loadfile (each module on one worker; see tests/conftest.py)")
+
+
 def _module(item: pytest.Item) -> str:
     return item.nodeid.split("::", 1)[0]
 
@@ -37,6 +47,3 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return 2 if item.nodeid.startswith("tests/integration/") else 3
 
     items[:] = sorted(items, key=rank)  # stable: modules and tests keep their order within a rank
-    for item in items:
-        if not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(_module(item)))
