@@ -54,10 +54,15 @@ def test_blocking_check_stops_downstream_and_says_why(corrupted: Corrupted, tmp_
     with dg.instance_for_test() as instance, pytest.raises(PipelineFailed) as failure:
         load(data=corrupted.data, home=home, instance=instance)
     message = str(failure.value)
-    # Which check, on what, and by how much: every corrupted line and every line the generator broke.
-    rate = 100 * corrupted.quarantined / corrupted.lines
+    # Which check, on what, and by how much: every corrupted line and every line the generator broke,
+    # out of the lines not opted out (opted-out rows are not the source's to judge; the connector's
+    # exact books in the identifiable zone say how many there were).
+    books = pl.read_parquet(home.identifiable / "ops_connector" / "reconciliation" / "apc_*.parquet")
+    considered = corrupted.lines - int(books["opted_out"].sum())
+    assert 0 < considered <= corrupted.lines
+    rate = 100 * corrupted.quarantined / considered
     assert (
-        f"quarantine_rate on source/apc: {corrupted.quarantined} of {corrupted.lines} rows failed "
+        f"quarantine_rate on source/apc: {corrupted.quarantined} of {considered} rows failed "
         f"({rate:.2f}%, allowed 5.00%)"
     ) in message, message
     # Downstream of the failing source check nothing was built: no warehouse, no report.
