@@ -29,7 +29,7 @@ def test_pre_test_keeps_every_one_edit_pair_and_changes_no_level() -> None:
         pairs, by_distance, by_level, differ, passing = con.sql(
             f"""SELECT count(*), count_if({DISTANCE_ONLY}), count_if({DOB_EDIT}),
                        count_if(({DISTANCE_ONLY}) <> ({DOB_EDIT})), count_if({DOB_EDIT_POSSIBLE})
-                FROM (SELECT a.x AS date_of_birth_l, b.x AS date_of_birth_r FROM s a, d b)"""  # noqa: S608
+                FROM (SELECT a.x AS date_of_birth_l, b.x AS date_of_birth_r FROM s a, d b)"""
         ).fetchall()[0]
     assert pairs == 30 * 45656
     assert differ == 0
