@@ -137,14 +137,16 @@ def synthetic_trace_data(
         for e in (err[i], second[i]) if double[i] else (err[i],):
             _inject(i, e)
     truth = np.where(np.arange(unlinked) < n_in, nhs[who], None)
+    # Object columns go in as lists: polars 2 cannot cast a numpy object array whose first value is None
+    # to String (at 500,000 x 50,000 the first record's postcode is missing).
     records = pl.DataFrame(
         {
             "record_id": np.arange(unlinked),
-            "given_name": r_given,
+            "given_name": r_given.tolist(),
             "family_name": r_family.astype(str),
             "date_of_birth": r_dob,
             "sex": sex[who],
-            "postcode": r_pc,
+            "postcode": r_pc.tolist(),
             "true_nhs_number": truth,
             "error": np.where(
                 np.arange(unlinked) < n_in,

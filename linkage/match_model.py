@@ -19,7 +19,19 @@ DOB_SWAP = (
     "year(date_of_birth_l) = year(date_of_birth_r) AND day(date_of_birth_l) = month(date_of_birth_r) "
     "AND month(date_of_birth_l) = day(date_of_birth_r)"
 )
+# One edit or transposition on two 8-character strings leaves at most two adjacent positions different,
+# so the year (positions 1-4) or the month and day (5-8) agree, or, for a change straddling year and
+# month, the first three and last three digits do. That integer test is a necessary condition, cheap
+# beside the Damerau-Levenshtein distance, which DuckDB then computes only for the pairs passing it:
+# the same level, about a tenth less CPU in prediction at 500,000 x 50,000 (docs/matching.md).
+DOB_EDIT_POSSIBLE = (
+    "(year(date_of_birth_l) = year(date_of_birth_r) "
+    "OR (month(date_of_birth_l) = month(date_of_birth_r) AND day(date_of_birth_l) = day(date_of_birth_r)) "
+    "OR (year(date_of_birth_l) - year(date_of_birth_l) % 10 = year(date_of_birth_r) - year(date_of_birth_r) % 10 "
+    "AND month(date_of_birth_l) % 10 = month(date_of_birth_r) % 10 AND day(date_of_birth_l) = day(date_of_birth_r)))"
+)
 DOB_EDIT = (
+    f"{DOB_EDIT_POSSIBLE} AND "
     "damerau_levenshtein(strftime(date_of_birth_l, '%Y%m%d'), strftime(date_of_birth_r, '%Y%m%d')) <= 1"
 )
 DOB_TWO_EDITS = (
@@ -159,10 +171,13 @@ def blocking_keys(columns: set[str]) -> list[tuple[str, ...]]:
     (three-letter prefixes, birth year, month and day, postcode district) survive a typo in the rest of
     the field. Each is cheap: `splink.blocking_analysis` counts the comparisons (docs/matching.md).
     """
+    # The three widest rules also require the same sex where both frames carry it:
+    # at 1,000,000 x 100,000 they made 4.0 of the 6.4 million comparisons, and sex is the field keying
+    # errors spare (docs/matching.md). Without sex (FEBRL 4) they stay whole-field rules.
     candidates: list[tuple[str, ...]] = [
-        (DOB,),
-        ("postcode",),
-        ("_family3", "_birth_year"),
+        (DOB, "sex") if "sex" in columns else (DOB,),
+        ("postcode", "sex") if "sex" in columns else ("postcode",),
+        ("_family3", "_birth_year", "sex") if "sex" in columns else ("_family3", "_birth_year"),
         ("given_name", "family_name"),
         ("_given3", "_birth_year", "sex"),
         ("address",),
