@@ -11,3 +11,7 @@ import warnings
 # Dagster's beta/preview notices (e.g. for `backfill_policy`) are not for our users; set before any
 # asset module is imported.
 warnings.filterwarnings("ignore", message=r".*currently in (beta|preview)", module=r"dagster\..*")
+
+from pipelines import run_storage  # noqa: E402  (after the filters: importing it imports no asset module)
+
+run_storage.install()
