@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import connectors
-from connectors.landing import delivered_file, read_regular
+from connectors.landing import delivered_file, delivered_files, read_regular
 from connectors.manifest import check_rows, read_manifest
 from core.layout import Home
 from load.files import map_files, write_parquet
@@ -40,14 +40,18 @@ class StageCounts:
 
 
 def ingest_month(
-    source: str, month: str, landing: Path, home: Home, registers: Registers, load_id: str
-) -> StageCounts | None:
+    source: str, month: str, landing: Path, home: Home, registers: Registers, load_id: str,
+    *, delivered: Mapping[tuple[str, str], Path] | None = None,
+) -> StageCounts | None:  # fmt: skip
     """Run one source's connector over one month's latest delivery. Returns None when there is none.
 
+    `delivered` is `connectors.landing.delivered_files(landing)` when the caller loads many months
+    (one inventory for all of them); without it the month's file is looked up on its own.
     Raises `connectors.ExtractFileError` for a malformed file, or one whose rows differ from its
     manifest, before anything is written, so the previous load of that month stays in place.
     """
-    path = delivered_file(landing, source, month)  # the latest delivery (a resubmission replaces)
+    # The latest delivery (a resubmission replaces).
+    path = delivered_file(landing, source, month) if delivered is None else delivered.get((source, month))
     if path is None:
         return None
     result = connectors.ingest_file(
@@ -91,10 +95,13 @@ def ingest_months(
     written); any other exception is a bug and propagates.
     """
 
+    delivered = delivered_files(landing)  # one walk of landing for every month, not one per month
+
     def one(pair: tuple[str, str]) -> MonthOutcome:
         source, month = pair
         try:
-            return MonthOutcome(source, month, ingest_month(source, month, landing, home, registers, load_id))
+            counts = ingest_month(source, month, landing, home, registers, load_id, delivered=delivered)
+            return MonthOutcome(source, month, counts)
         except (connectors.ExtractFileError, connectors.ReconciliationError) as exc:
             return MonthOutcome(source, month, None, str(exc))
 

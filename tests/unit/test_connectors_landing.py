@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from connectors import ExtractFileError
-from connectors.landing import delivered_file, inventory, read_landing_bytes
+from connectors.landing import delivered_file, delivered_files, inventory, read_landing_bytes
 from connectors.manifest import manifest_text
 from connectors.spec import APC
 
@@ -85,6 +85,26 @@ def test_two_deliveries_of_one_version_load_neither(tmp_path: Path) -> None:
     _put(tmp_path, "apc/apc_2026-03.csv.gz", gzip.compress(HEADER.encode(), mtime=0))
     assert {s for s, _ in _status(tmp_path).values()} == {"not_loaded"}
     assert delivered_file(tmp_path, "apc", "2026-03") is None
+
+
+def test_one_inventory_gives_every_months_file(tmp_path: Path) -> None:
+    """`delivered_files` (one walk for a whole load) chooses exactly what `delivered_file` does per month:
+    the latest version, nothing for an ambiguous month, nothing for a register or a misnamed file."""
+    _put(tmp_path, "apc/apc_2026-03.csv", HEADER.encode())
+    _put(tmp_path, "apc/apc_2026-03_v2.csv", HEADER.encode())
+    _put(tmp_path, "apc/apc_2026-04.csv", HEADER.encode())
+    _put(tmp_path, "apc/apc_2026-05.csv", HEADER.encode())
+    _put(tmp_path, "apc/apc_2026-05.csv.gz", gzip.compress(HEADER.encode(), mtime=0))
+    _put(tmp_path, "ecds/ecds_2026-04.csv", b"x")
+    _put(tmp_path, "ecds/ecds_202604.csv", b"x")
+    files = delivered_files(tmp_path)
+    assert files == {
+        ("apc", "2026-03"): tmp_path / "apc/apc_2026-03_v2.csv",
+        ("apc", "2026-04"): tmp_path / "apc/apc_2026-04.csv",
+        ("ecds", "2026-04"): tmp_path / "ecds/ecds_2026-04.csv",
+    }
+    for source, month in [("apc", "2026-03"), ("apc", "2026-04"), ("apc", "2026-05"), ("ecds", "2026-04")]:
+        assert files.get((source, month)) == delivered_file(tmp_path, source, month)
 
 
 def test_v1_is_not_a_resubmission_name(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from connectors import ExtractFileError, OptOuts, ingest_file
@@ -176,3 +177,30 @@ def test_all_lines_malformed(tmp_path: Path) -> None:
     assert result.records.height == 0
     assert result.quarantine["source_line"].to_list() == [2, 3]
     result.reconcile()
+
+
+def test_well_formed_checks_only_quoted_lines_past_the_comma_count() -> None:
+    """Every shape of line against a 3-field header: the comma count decides lines without a quote (and
+    lines whose only quotes are empty '""' fields); lines with any other quote take the record pattern."""
+    from connectors.rawfile import _well_formed
+
+    raw = pl.Series(
+        [
+            "a,b,c",  # plain, right width
+            "a,b",  # plain, too few
+            "a,b,c,d",  # plain, too many
+            'a,"",c',  # empty quoted field only: comma count
+            '"","",""',  # only empty quoted fields
+            '"",""',  # empty quoted fields, too few
+            '"x,y",b,c',  # quoted comma: pattern, good
+            '"x ""q"" y",b,c',  # doubled quotes inside a quoted field: good
+            'a,b"c,d',  # stray quote mid-field: bad although the comma count fits
+            'a,"open,c',  # unbalanced quote
+            '"x,y",b',  # quoted comma, one field short
+            None,  # blank line
+        ],
+        dtype=pl.String,
+    )
+    assert _well_formed(raw, 3).to_list() == [
+        True, False, False, True, True, False, True, True, False, False, False, False,
+    ]  # fmt: skip
