@@ -135,13 +135,18 @@ class LineageTokeniser:
         """
         text = values.cast(pl.String)
         short = text.str.contains(_SHORT_ID).fill_null(False)
+        every = bool(short.all())  # the usual case: no null, no long id, so no filter and no scatter
         raw = np.zeros((text.len(), _HEX // 2), dtype=np.uint8)
-        ids = text.filter(short)
+        ids = text if every else text.filter(short)
         if ids.len():
             blocks = np.zeros((ids.len(), _BLOCK), dtype=np.uint8)
             blocks[:, 0] = ids.str.len_bytes().to_numpy()
             blocks[:, 1:] = _fixed_width_bytes(ids.str.pad_end(_BLOCK - 1, "\0"), _BLOCK - 1)
-            raw[short.arg_true().to_numpy()] = _encipher(self._subkey("id", column), blocks)
+            enciphered = _encipher(self._subkey("id", column), blocks)
+            if every:
+                raw = enciphered
+            else:
+                raw[short.arg_true().to_numpy()] = enciphered
         tokens = _hex_tokens(raw, "R-", short)
         long = text.is_not_null() & ~short
         if long.any():
@@ -213,7 +218,7 @@ def _hex_tokens(raw: np.ndarray, prefix: str, present: pl.Series) -> pl.Series:
     offsets = np.arange(0, (rows + 1) * width, width, dtype=np.int64)
     array = pa.LargeStringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(text))
     tokens = pl.Series("token", array, dtype=pl.String)
-    return pl.select(pl.when(present).then(tokens)).to_series()
+    return tokens if bool(present.all()) else pl.select(pl.when(present).then(tokens)).to_series()
 
 
 def resolve_row_token(
