@@ -214,7 +214,7 @@ def _hex_tokens(raw: np.ndarray, prefix: str, present: pl.Series) -> pl.Series:
     rows, width = raw.shape[0], head.size + 2 * raw.shape[1]
     text = np.empty((rows, width), dtype=np.uint8)
     text[:, : head.size] = head
-    text[:, head.size :] = _HEX_PAIRS[raw].view(np.uint8).reshape(rows, -1)
+    text[:, head.size :] = _HEX_PAIRS[raw].view(np.uint8).reshape(rows, width - head.size)
     offsets = np.arange(0, (rows + 1) * width, width, dtype=np.int64)
     array = pa.LargeStringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(text))
     tokens = pl.Series("token", array, dtype=pl.String)

@@ -119,3 +119,10 @@ def test_source_month_is_each_rows_file_month(lineage: LineageTokeniser) -> None
         _expected_row("sus/apc_2025-03.csv", 2), _expected_row("sus/apc_2025-04.csv", 2), None,
         _expected_row("sus/apc_2025-03.csv", 3), _expected_row("sus/apc.csv", 4),
     ]  # fmt: skip
+
+
+def test_an_empty_frame_keeps_its_columns_and_gets_no_rows(lineage: LineageTokeniser) -> None:
+    frame = pl.DataFrame(schema={"source_file": pl.String, "source_line": pl.Int64, "event_id": pl.String})
+    out = lineage.apply(frame)
+    assert out.schema == pl.Schema({"event_id": pl.String, "row_token": pl.String, "source_month": pl.String})
+    assert out.height == 0
