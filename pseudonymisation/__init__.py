@@ -15,6 +15,7 @@ patient values or key material. See docs/keys.md.
 from .deidentify import IDENTIFIABLE_COLUMNS, deidentify
 from .keys import Key, KeyProvider, KeyProviderError, KeyUnavailableError, WeakKeyError
 from .lineage import LineageTokeniser
+from .lookups import LsoaLookup, TokenMap
 from .tokens import PSEUDO_ID_PATTERN, TOKEN_PATTERN, Tokeniser, derive_domain_key, pseudo_id, tokenise
 from .vault import Vault, VaultError, VaultTamperError
 
@@ -27,6 +28,8 @@ __all__ = [
     "KeyProviderError",
     "KeyUnavailableError",
     "LineageTokeniser",
+    "LsoaLookup",
+    "TokenMap",
     "Tokeniser",
     "Vault",
     "VaultError",

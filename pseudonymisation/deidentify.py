@@ -16,6 +16,7 @@ import polars as pl
 from connectors.normalise import postcode
 
 from .lineage import LineageTokeniser
+from .lookups import LsoaLookup, TokenMap
 from .tokens import Tokeniser
 
 __all__ = ["IDENTIFIABLE_COLUMNS", "deidentify"]
@@ -47,30 +48,6 @@ def _year_month(frame: pl.DataFrame, column: str) -> pl.Expr:
     return pl.col(column).dt.strftime("%Y-%m")
 
 
-def _lsoa_lookup(postcode_lsoa: pl.DataFrame) -> pl.DataFrame:
-    missing = {"postcode", "lsoa21cd"} - set(postcode_lsoa.columns)
-    if missing:
-        raise ValueError(f"postcode_lsoa lookup lacks column(s) {sorted(missing)}")
-    lookup = (
-        postcode_lsoa.select(postcode(pl.col("postcode")).alias("_pc"), pl.col("lsoa21cd").alias("_lsoa21"))
-        .drop_nulls("_pc")
-        .unique()
-    )
-    if lookup.get_column("_pc").n_unique() != lookup.height:
-        # A postcode in two LSOAs would duplicate records in the join; the lookup must be fixed upstream.
-        raise ValueError("postcode_lsoa maps some postcodes to more than one LSOA")
-    return lookup
-
-
-def _nhs_key(nhs_number: pl.Expr) -> pl.Expr:
-    """A 10-digit NHS number as an integer join key; anything else (never in a token map) gives null."""
-    return (
-        pl.when(nhs_number.str.contains(r"^\d{10}$"))
-        .then(nhs_number.cast(pl.Int64, strict=False))
-        .alias("_nhs_key")
-    )
-
-
 def _with_lsoa(frame: pl.DataFrame, lookup: pl.DataFrame) -> pl.DataFrame:
     """Add `_lsoa21` by postcode. Connectors already normalise postcodes, so rows are joined on the value
     as it is and only the few that miss are normalised and tried again (same result, far less work)."""
@@ -88,9 +65,9 @@ def _with_lsoa(frame: pl.DataFrame, lookup: pl.DataFrame) -> pl.DataFrame:
 def deidentify(
     frame: pl.DataFrame,
     tokeniser: Tokeniser,
-    postcode_lsoa: pl.DataFrame | None = None,
+    postcode_lsoa: pl.DataFrame | LsoaLookup | None = None,
     *,
-    token_map: pl.DataFrame | None = None,
+    token_map: pl.DataFrame | TokenMap | None = None,
     lineage: LineageTokeniser | None = None,
 ) -> pl.DataFrame:
     """Pseudonymise a record frame: add token and generalised fields, drop identifiable columns.
@@ -100,9 +77,10 @@ def deidentify(
     * ``lsoa21`` from ``postcode`` via ``postcode_lsoa`` (columns ``postcode``, ``lsoa21cd``); an existing
       ``lsoa21`` value wins. Raises if there is a postcode but neither a lookup nor an ``lsoa21`` column.
 
-    ``token_map`` (nhs_number, person_token), when given, supplies the tokens by a join instead of
+    ``token_map`` (nhs_number, person_token), when given, supplies the tokens by a lookup instead of
     computing HMACs again for every file: build it once per load with ``tokeniser.tokenise`` over the
-    distinct NHS numbers. A number missing from the map is still tokenised here.
+    distinct NHS numbers. A number missing from the map is still tokenised here. A caller that
+    de-identifies many files passes both lookups prepared once (`TokenMap`, `LsoaLookup`).
 
     ``lineage``, when given, replaces ``source_file``/``source_line`` and provider record ids with keyed
     tokens (`LineageTokeniser.apply`); the load always passes it, so no staged pseudonymised file points
@@ -114,11 +92,8 @@ def deidentify(
     out = frame
     token_parts: list[pl.Expr] = []
     if "nhs_number" in cols and token_map is not None:
-        # Joined on the number as an integer (10 digits fit in Int64): twice as fast as on the string.
-        out = out.with_columns(_nhs_key(pl.col("nhs_number"))).join(
-            token_map.select(_nhs_key(pl.col("nhs_number")), pl.col("person_token").alias("_mapped")),
-            on="_nhs_key", how="left", maintain_order="left",
-        ).drop("_nhs_key")  # fmt: skip
+        mapped = token_map if isinstance(token_map, TokenMap) else TokenMap(token_map)
+        out = out.with_columns(mapped.tokens(out.get_column("nhs_number")).alias("_mapped"))
         unmapped = out.filter(pl.col("_mapped").is_null() & pl.col("nhs_number").is_not_null())
         if unmapped.height:
             out = out.with_columns(
@@ -144,7 +119,8 @@ def deidentify(
             if "lsoa21" not in cols:
                 raise ValueError("frame has postcode but no postcode_lsoa lookup was given to derive lsoa21")
         else:
-            out = _with_lsoa(out, _lsoa_lookup(postcode_lsoa))
+            lookup = postcode_lsoa if isinstance(postcode_lsoa, LsoaLookup) else LsoaLookup(postcode_lsoa)
+            out = _with_lsoa(out, lookup.frame)
             existing = [pl.col("lsoa21")] if "lsoa21" in cols else []
             out = out.with_columns(pl.coalesce([*existing, pl.col("_lsoa21")]).alias("lsoa21"))
     # pseudo_id has become person_token; a second copy would escape key rotation (which rewrites tokens).

@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import hmac
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from .keys import Key
@@ -61,7 +63,8 @@ RECORD_ID_PATTERN = r"^R-[0-9a-f]{24}$"
 _HEX = 24
 _SEP = "\x1f"
 _BLOCK = 16  # bytes in an AES block
-_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+# Each byte value -> its two lowercase hex characters, as one little-endian 16-bit word (first char low).
+_HEX_PAIRS = np.array([int.from_bytes(f"{b:02x}".encode(), "little") for b in range(256)], dtype="<u2")
 # An id that fits one block with its length byte: 0-15 ASCII characters, no NUL (the padding byte).
 _SHORT_ID = r"^[\x01-\x7f]{0,15}$"
 _MONTH = re.compile(r"(\d{4}-\d{2})\.csv$")
@@ -132,13 +135,18 @@ class LineageTokeniser:
         """
         text = values.cast(pl.String)
         short = text.str.contains(_SHORT_ID).fill_null(False)
+        every = bool(short.all())  # the usual case: no null, no long id, so no filter and no scatter
         raw = np.zeros((text.len(), _HEX // 2), dtype=np.uint8)
-        ids = text.filter(short)
+        ids = text if every else text.filter(short)
         if ids.len():
             blocks = np.zeros((ids.len(), _BLOCK), dtype=np.uint8)
             blocks[:, 0] = ids.str.len_bytes().to_numpy()
             blocks[:, 1:] = _fixed_width_bytes(ids.str.pad_end(_BLOCK - 1, "\0"), _BLOCK - 1)
-            raw[short.arg_true().to_numpy()] = _encipher(self._subkey("id", column), blocks)
+            enciphered = _encipher(self._subkey("id", column), blocks)
+            if every:
+                raw = enciphered
+            else:
+                raw[short.arg_true().to_numpy()] = enciphered
         tokens = _hex_tokens(raw, "R-", short)
         long = text.is_not_null() & ~short
         if long.any():
@@ -156,12 +164,21 @@ class LineageTokeniser:
         if {"source_file", "source_line"} <= cols:
             out = out.with_columns(
                 self.row_tokens(frame["source_file"], frame["source_line"]),
-                frame["source_file"].str.extract(_MONTH.pattern, 1).alias("source_month"),
+                _per_distinct(frame["source_file"], lambda files: files.str.extract(_MONTH.pattern, 1)).alias(
+                    "source_month"
+                ),
             )
         replaced = [self.record_ids(c, frame[c]) for c in RECORD_ID_COLUMNS if c in cols]
         if replaced:
             out = out.with_columns(replaced)
         return out.drop("source_file", "source_line", strict=False)
+
+
+def _per_distinct(values: pl.Series, fn: Callable[[pl.Series], pl.Series]) -> pl.Series:
+    """``fn`` (a String -> String map) on each distinct value only, mapped back row by row: a file's
+    rows share one ``source_file``, so this is one regular expression per file instead of per row."""
+    distinct = values.drop_nulls().unique()
+    return values.replace_strict(distinct, fn(distinct), default=None, return_dtype=pl.String)
 
 
 def _encipher(key: bytes, blocks: np.ndarray) -> np.ndarray:
@@ -189,16 +206,19 @@ def _fixed_width_bytes(values: pl.Series, width: int) -> np.ndarray:
 def _hex_tokens(raw: np.ndarray, prefix: str, present: pl.Series) -> pl.Series:
     """``prefix`` + lowercase hex of each row of ``raw`` where ``present``, else null (vectorised).
 
-    The characters are built as bytes in numpy (never via numpy's ``S`` view of the raw bytes, which
-    drops trailing zero bytes).
+    Each byte becomes its two hex characters by one table lookup, and the fixed-width text goes into an
+    Arrow string array as its data buffer (offsets every width bytes): no Python object per value, and
+    never numpy's ``S`` view of the raw bytes, which drops trailing zero bytes.
     """
     head = np.frombuffer(prefix.encode("ascii"), dtype=np.uint8)
-    text = np.empty((raw.shape[0], head.size + 2 * raw.shape[1]), dtype=np.uint8)
+    rows, width = raw.shape[0], head.size + 2 * raw.shape[1]
+    text = np.empty((rows, width), dtype=np.uint8)
     text[:, : head.size] = head
-    text[:, head.size :: 2] = _HEX_DIGITS[raw >> 4]
-    text[:, head.size + 1 :: 2] = _HEX_DIGITS[raw & 0x0F]
-    tokens = pl.Series("token", text.view(f"S{text.shape[1]}").reshape(-1), dtype=pl.Binary).cast(pl.String)
-    return pl.select(pl.when(present).then(tokens)).to_series()
+    text[:, head.size :] = _HEX_PAIRS[raw].view(np.uint8).reshape(rows, width - head.size)
+    offsets = np.arange(0, (rows + 1) * width, width, dtype=np.int64)
+    array = pa.LargeStringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(text))
+    tokens = pl.Series("token", array, dtype=pl.String)
+    return tokens if bool(present.all()) else pl.select(pl.when(present).then(tokens)).to_series()
 
 
 def resolve_row_token(

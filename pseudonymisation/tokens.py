@@ -82,8 +82,14 @@ def _hmac_hex(key: bytes, values: Iterable[bytes]) -> list[str]:
 
 
 def _map_distinct(series: pl.Series, key: bytes, prefix: str, message_prefix: bytes = b"") -> pl.Series:
-    """Hash each distinct non-null value once, then join the results back in the original order."""
+    """Hash each distinct non-null value once, then join the results back in the original order.
+
+    Values already distinct with no null (a load's token map: one row per person) are hashed in place,
+    with no lookup join."""
     distinct = series.drop_nulls().unique()
+    if distinct.len() == series.len():
+        hexes = _hmac_hex(key, (message_prefix + v for v in series.cast(pl.Binary).to_list()))
+        return (prefix + pl.Series(series.name, hexes, dtype=pl.String)).rename(series.name)
     hexes = _hmac_hex(key, (message_prefix + v for v in distinct.cast(pl.Binary).to_list()))
     lookup = pl.DataFrame(
         {"value": distinct, "token": pl.Series(hexes, dtype=pl.String)},

@@ -100,3 +100,29 @@ def test_apply_replaces_the_back_links_and_keeps_rows(lineage: LineageTokeniser)
     assert out["row_token"].to_list() == [_expected_row("sus/apc_2025-03.csv", i) for i in (2, 3)]
     assert out["spell_id"].to_list() == [_expected_id("spell_id", "SPL01")] * 2
     assert out["episode_id"].to_list() == [_expected_id("episode_id", v) for v in ("EPI01", "EPI02")]
+
+
+def test_record_ids_all_short_are_one_block_each_in_row_order(lineage: LineageTokeniser) -> None:
+    # Every id short and none null: the whole column is enciphered at once (no scatter by row).
+    values = ["AE00000002", "", "X" * 15, "AE00000001", "AE00000002"]
+    got = lineage.record_ids("attendance_id", pl.Series(values))
+    assert got.name == "attendance_id"
+    assert got.to_list() == [_expected_id("attendance_id", v) for v in values]
+
+
+def test_source_month_is_each_rows_file_month(lineage: LineageTokeniser) -> None:
+    files = ["sus/apc_2025-03.csv", "sus/apc_2025-04.csv", None, "sus/apc_2025-03.csv", "sus/apc.csv"]
+    frame = pl.DataFrame({"source_file": files, "source_line": [2, 2, 3, 3, 4]})
+    out = lineage.apply(frame)
+    assert out["source_month"].to_list() == ["2025-03", "2025-04", None, "2025-03", None]
+    assert out["row_token"].to_list() == [
+        _expected_row("sus/apc_2025-03.csv", 2), _expected_row("sus/apc_2025-04.csv", 2), None,
+        _expected_row("sus/apc_2025-03.csv", 3), _expected_row("sus/apc.csv", 4),
+    ]  # fmt: skip
+
+
+def test_an_empty_frame_keeps_its_columns_and_gets_no_rows(lineage: LineageTokeniser) -> None:
+    frame = pl.DataFrame(schema={"source_file": pl.String, "source_line": pl.Int64, "event_id": pl.String})
+    out = lineage.apply(frame)
+    assert out.schema == pl.Schema({"event_id": pl.String, "row_token": pl.String, "source_month": pl.String})
+    assert out.height == 0
