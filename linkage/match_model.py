@@ -163,21 +163,29 @@ def comparisons(columns: set[str]) -> list[Any]:
 SWAPPED_NAMES = "l.given_name = r.family_name AND l.family_name = r.given_name"
 
 
-def blocking_keys(columns: set[str]) -> list[tuple[str, ...]]:
+#: The three widest prediction rules (whole DOB, whole postcode, family prefix + birth year).
+WIDE_KEYS: tuple[tuple[str, ...], ...] = ((DOB,), ("postcode",), ("_family3", "_birth_year"))
+#: Blocked pairs the wide rules may make before they also require the same sex (`blocking_keys`).
+WIDE_RULE_PAIRS = 1_000_000
+
+
+def blocking_keys(columns: set[str], *, narrow: bool = False) -> list[tuple[str, ...]]:
     """Prediction rules: each bounded (equality on a fairly selective key); only those whose columns exist.
 
     Chosen so that a true pair with any two of given name, family name, DOB and postcode corrupted
     still meets at least one rule: every pair of fields has a rule on (part of) both, and partial keys
     (three-letter prefixes, birth year, month and day, postcode district) survive a typo in the rest of
     the field. Each is cheap: `splink.blocking_analysis` counts the comparisons (docs/matching.md).
+
+    `narrow`: the three `WIDE_KEYS` rules also require the same sex (where the frames carry it). At
+    1,000,000 x 100,000 they made 4.0 of 6.4 million comparisons, and narrowing them cut prediction by
+    more than half; but a true pair whose sex disagrees or is missing then loses them, which on the
+    20,000-person demo left 4 more of 4,292 untraceable records unmatched. So the caller narrows only
+    when the wide rules would block more than `WIDE_RULE_PAIRS` pairs (`match_training.narrow_rules`).
     """
-    # The three widest rules also require the same sex where both frames carry it:
-    # at 1,000,000 x 100,000 they made 4.0 of the 6.4 million comparisons, and sex is the field keying
-    # errors spare (docs/matching.md). Without sex (FEBRL 4) they stay whole-field rules.
+    wide = [(*keys, "sex") if narrow and "sex" in columns else keys for keys in WIDE_KEYS]
     candidates: list[tuple[str, ...]] = [
-        (DOB, "sex") if "sex" in columns else (DOB,),
-        ("postcode", "sex") if "sex" in columns else ("postcode",),
-        ("_family3", "_birth_year", "sex") if "sex" in columns else ("_family3", "_birth_year"),
+        *wide,
         ("given_name", "family_name"),
         ("_given3", "_birth_year", "sex"),
         ("address",),
@@ -195,12 +203,12 @@ def blocking_keys(columns: set[str]) -> list[tuple[str, ...]]:
     return [keys for keys in candidates if set(keys) <= columns]
 
 
-def blocking_rules(columns: set[str]) -> list[Any]:
+def blocking_rules(columns: set[str], *, narrow: bool = False) -> list[Any]:
     """Splink rules for prediction: `blocking_keys` as `block_on`, plus the given/family swap."""
     from splink import block_on
     from splink.blocking_rule_library import CustomRule
 
-    rules: list[Any] = [block_on(*keys) for keys in blocking_keys(columns)]
+    rules: list[Any] = [block_on(*keys) for keys in blocking_keys(columns, narrow=narrow)]
     if {"given_name", "family_name"} <= columns:
         rules.append(CustomRule(SWAPPED_NAMES))
     return rules

@@ -24,6 +24,8 @@ from linkage.match_model import (
     DOB,
     DOB_EXPLAINED,
     UID,
+    WIDE_KEYS,
+    WIDE_RULE_PAIRS,
     blocking_rules,
     comparisons,
     prior_keys,
@@ -37,11 +39,13 @@ _M_FLOOR = 1e-3
 _NOT_OBSERVED = 1e-6
 Model = dict[str, Any]
 # Sizes of the two training samples, each capped further by the caller's `max_pairs`. Measured at
-# 200,000 x 20,000 and 1,000,000 x 100,000 (docs/matching.md, "Training cost"): u from 300,000 random
-# pairs gives the same precision, recall and F1 as from 1,000,000 (tuned, unseen, FEBRL 4), and EM on
-# about 200,000 of each training rule's blocked pairs (Splink's hash sample of records on both sides)
-# the same as on all of them, where EM on every postcode-blocked pair of a 1,000,000 master took a minute.
-U_PAIRS = 3e5
+# 200,000 x 20,000 and 1,000,000 x 100,000 (docs/matching.md, "Training cost"): EM on about 200,000 of
+# each training rule's blocked pairs (Splink's hash sample of records on both sides) gives the same
+# precision, recall and F1 as on all of them, where EM on every postcode-blocked pair of a 1,000,000
+# master took a minute. u stays at 1,000,000 random pairs: 300,000 gave the same figures on those
+# benchmarks but left 4 more of the 20,000-person demo's 4,292 untraceable records unmatched (rare
+# agreement levels need the larger sample), for a saving of a few seconds.
+U_PAIRS = 1e6
 EM_PAIRS = 2e5
 
 
@@ -65,9 +69,10 @@ def splink_scores(
     with seeded_global_random(seed):
         frames = _register(con, lprep, rprep, backend)
         prior = None if link_rate is None else min(max(link_rate / rprep.height, 1e-12), 1.0)
-        linker = _linker(
-            frames, _settings(columns, prior if prior is not None else 1e-4, backend), validate=True
+        settings = _settings(
+            columns, prior if prior is not None else 1e-4, backend, narrow=narrow_rules(lprep, rprep)
         )
+        linker = _linker(frames, settings, validate=True)
         if prior is None:
             linker = _estimate_prior(linker, frames, columns)
         linker.training.estimate_u_using_random_sampling(max_pairs=min(max_pairs, U_PAIRS), seed=seed)
@@ -99,7 +104,8 @@ def dedupe_scores(
     columns = set(prep.columns) - {UID}
     with seeded_global_random(seed):
         frames = _register(con, prep, None)
-        linker = _linker(frames, _settings(columns, 1e-4, link_type="dedupe_only"), validate=True)
+        settings = _settings(columns, 1e-4, link_type="dedupe_only", narrow=narrow_rules(prep, None))
+        linker = _linker(frames, settings, validate=True)
         linker = _estimate_prior(linker, frames, columns)
         linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
         starting = _m_values(_model(linker))
@@ -154,6 +160,23 @@ def _pair_count(lprep: pl.DataFrame, rprep: pl.DataFrame, keys: Sequence[str]) -
     return int(joined.select((pl.col("_nl") * pl.col("_nr")).sum()).item() or 0)
 
 
+def narrow_rules(lprep: pl.DataFrame, rprep: pl.DataFrame | None) -> bool:
+    """Whether the wide prediction rules must also require the same sex (`match_model.blocking_keys`):
+    when, counted exactly here before any Splink work, they would block more than `WIDE_RULE_PAIRS`
+    pairs (`rprep` None: pairs within `lprep`, each counted once). Small frames, such as the residue a
+    load clusters, keep the wider rules and the recall they give; a million-person master does not."""
+    columns = set(lprep.columns) & (set(rprep.columns) if rprep is not None else set(lprep.columns))
+    pairs = 0
+    for keys in WIDE_KEYS:
+        if not set(keys) <= columns:
+            continue
+        if rprep is None:
+            pairs += (_pair_count(lprep, lprep, keys) - lprep.drop_nulls(keys).height) // 2
+        else:
+            pairs += _pair_count(lprep, rprep, keys)
+    return pairs > WIDE_RULE_PAIRS
+
+
 def blocked_pairs(con: duckdb.DuckDBPyConnection, lprep: pl.DataFrame, rprep: pl.DataFrame) -> pl.DataFrame:
     """Every (unique_id_l, unique_id_r) pair the prediction blocking rules let through, unscored.
 
@@ -162,7 +185,8 @@ def blocked_pairs(con: duckdb.DuckDBPyConnection, lprep: pl.DataFrame, rprep: pl
     """
     columns = set(lprep.columns) - {UID}
     with seeded_global_random(0):
-        linker = _linker(_register(con, lprep, rprep), _settings(columns, 1e-4), validate=True)
+        settings = _settings(columns, 1e-4, narrow=narrow_rules(lprep, rprep))
+        linker = _linker(_register(con, lprep, rprep), settings, validate=True)
         pairs = linker.inference.deterministic_link()
         q = f"SELECT DISTINCT unique_id_l, unique_id_r FROM {pairs.physical_name}"  # noqa: S608
         return con.sql(q).pl()
@@ -176,7 +200,7 @@ def comparison_counts(lprep: pl.DataFrame, rprep: pl.DataFrame) -> pl.DataFrame:
     with contextlib.closing(duckdb.connect()) as con, seeded_global_random(0):
         records = count_comparisons_from_blocking_rules(
             _register(con, lprep, rprep),
-            blocking_rules=blocking_rules(columns),
+            blocking_rules=blocking_rules(columns, narrow=narrow_rules(lprep, rprep)),
             link_type="link_only",
             record_sample_proportion=1.0,
         )
@@ -208,6 +232,8 @@ def _settings(
     prior: float,
     backend: str = "duckdb",
     link_type: Literal["link_only", "dedupe_only"] = "link_only",
+    *,
+    narrow: bool = False,
 ) -> Model:
     """The model's starting settings as Splink's settings dictionary (what `settings_json` saves), in
     the SQL dialect of `backend` (the same comparisons and rules, written for the engine that runs them)."""
@@ -216,7 +242,7 @@ def _settings(
     creator = SettingsCreator(
         link_type=link_type,
         comparisons=comparisons(columns),
-        blocking_rules_to_generate_predictions=blocking_rules(columns),
+        blocking_rules_to_generate_predictions=blocking_rules(columns, narrow=narrow),
         probability_two_random_records_match=prior,
         retain_intermediate_calculation_columns=False,
         retain_matching_columns=True,
