@@ -110,9 +110,7 @@ def dedupe_scores(
         linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
         starting = _m_values(_model(linker))
         for keys in training_keys(columns):
-            # Ordered self-pairs minus each record with itself: zero exactly when the rule blocks no pair.
-            within = _pair_count(prep, prep, keys) - prep.drop_nulls(keys).height
-            linker = _train_em(frames, linker, keys, max_pairs, within)
+            linker = _train_em(frames, linker, keys, max_pairs, _ordered_pairs_within(prep, keys))
         linker = _linker(frames, _shrunk(_model(linker), starting, m_shrinkage))
         predictions = linker.inference.predict(threshold_match_probability=floor if floor > 0 else None)
         return _score_sql(con, predictions.physical_name, has_dob=DOB in columns)
@@ -160,6 +158,12 @@ def _pair_count(lprep: pl.DataFrame, rprep: pl.DataFrame, keys: Sequence[str]) -
     return int(joined.select((pl.col("_nl") * pl.col("_nr")).sum()).item() or 0)
 
 
+def _ordered_pairs_within(prep: pl.DataFrame, keys: Sequence[str]) -> int:
+    """Ordered pairs of distinct records of one frame agreeing on every key: zero exactly when the rule
+    blocks no pair (each unordered pair counted twice)."""
+    return _pair_count(prep, prep, keys) - prep.drop_nulls(keys).height
+
+
 def narrow_rules(lprep: pl.DataFrame, rprep: pl.DataFrame | None) -> bool:
     """Whether the wide prediction rules must also require the same sex (`match_model.blocking_keys`):
     when, counted exactly here before any Splink work, they would block more than `WIDE_RULE_PAIRS`
@@ -171,7 +175,7 @@ def narrow_rules(lprep: pl.DataFrame, rprep: pl.DataFrame | None) -> bool:
         if not set(keys) <= columns:
             continue
         if rprep is None:
-            pairs += (_pair_count(lprep, lprep, keys) - lprep.drop_nulls(keys).height) // 2
+            pairs += _ordered_pairs_within(lprep, keys) // 2
         else:
             pairs += _pair_count(lprep, rprep, keys)
     return pairs > WIDE_RULE_PAIRS
