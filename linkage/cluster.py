@@ -254,7 +254,7 @@ def _anchor_pairs(
     with contextlib.closing(duckdb.connect()) as con:
         con.execute("SET python_enable_replacements = false")
         con.execute("SET enable_progress_bar = false")
-        scored = splink_scores(
+        scored, _ = splink_scores(
             con, nodes, anchors.select(nodes.columns), link_rate=None, seed=seed, max_pairs=max_pairs,
             floor=threshold, m_shrinkage=m_shrinkage,
         )  # fmt: skip

@@ -111,20 +111,35 @@ def _dob_comparison() -> Any:
     )
 
 
-def _postcode_comparison() -> Any:
+def _postcode_comparison(*, uk: bool = True) -> Any:
     """Splink's `PostcodeComparison`: exact (term-frequency adjusted), sector, district, area, else.
 
-    Works on the normalised 'AA9A 9AA' form `linkage.keys.postcode_key` produces.
+    Works on the normalised 'AA9A 9AA' form `linkage.keys.postcode_key` produces. `uk` False (postcodes
+    of another country, kept as plain text by `linkage.matcher.prepare`): exact, one edit or adjacent
+    transposition (a mistyped digit of a four- or five-digit code), else; the sector, district and area
+    levels mean nothing there.
     """
+    import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
+    if not uk:
+        return _levels(
+            "postcode",
+            [
+                (cll.NullLevel("postcode"), None),
+                (cll.ExactMatchLevel("postcode", term_frequency_adjustments=True), 0.8),
+                (cll.DamerauLevenshteinLevel("postcode", 1), 0.1),
+                (cll.ElseLevel(), 0.1),
+            ],
+        )
     return cl.PostcodeComparison("postcode").configure(
         term_frequency_adjustments=True, m_probabilities=[0.7, 0.05, 0.05, 0.05, 0.15]
     )
 
 
-def comparisons(columns: set[str]) -> list[Any]:
-    """One comparison per standard column both frames carry, in a fixed order."""
+def comparisons(columns: set[str], *, uk_postcodes: bool = True) -> list[Any]:
+    """One comparison per standard column both frames carry, in a fixed order (`uk_postcodes`: whether
+    the postcodes are UK ones, `linkage.matcher.uk_postcodes`)."""
     import splink.comparison_level_library as cll
 
     both_names = {"given_name", "family_name"} <= columns
@@ -143,7 +158,7 @@ def comparisons(columns: set[str]) -> list[Any]:
             )
         )
     if "postcode" in columns:
-        out.append(_postcode_comparison())
+        out.append(_postcode_comparison(uk=uk_postcodes))
     if "address" in columns:
         out.append(
             _levels(

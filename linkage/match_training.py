@@ -60,17 +60,25 @@ def splink_scores(
     floor: float,
     m_shrinkage: float,
     backend: str = "duckdb",
-) -> pl.DataFrame:
-    """Scored pairs (unique_id_l, unique_id_r, match_probability, match_weight, dob_explained).
+    uk_postcodes: bool = True,
+) -> tuple[pl.DataFrame, Model]:
+    """Scored pairs (unique_id_l, unique_id_r, match_probability, match_weight, dob_explained), and the
+    trained model as Splink's own model dictionary (what `linker.misc.save_model_to_json` saves: the
+    settings with every m and u; no row values), from which a `Linker` scores the same way again.
 
     `backend` ('duckdb' or 'spark', `linkage.backends`) is where Splink runs; settings are identical.
+    `uk_postcodes`: how the frames' postcodes were prepared (`linkage.matcher.uk_postcodes`).
     """
     columns = set(lprep.columns) - {UID}
     with seeded_global_random(seed):
         frames = _register(con, lprep, rprep, backend)
         prior = None if link_rate is None else min(max(link_rate / rprep.height, 1e-12), 1.0)
         settings = _settings(
-            columns, prior if prior is not None else 1e-4, backend, narrow=narrow_rules(lprep, rprep)
+            columns,
+            prior if prior is not None else 1e-4,
+            backend,
+            narrow=narrow_rules(lprep, rprep),
+            uk_postcodes=uk_postcodes,
         )
         linker = _linker(frames, settings, validate=True)
         if prior is None:
@@ -81,9 +89,11 @@ def splink_scores(
             linker = _train_em(
                 frames, linker, keys, min(max_pairs, EM_PAIRS), _pair_count(lprep, rprep, keys)
             )
-        linker = _linker(frames, _shrunk(_model(linker), starting, m_shrinkage))
+        trained = _shrunk(_model(linker), starting, m_shrinkage)
+        linker = _linker(frames, trained)
         predictions = linker.inference.predict(threshold_match_probability=floor if floor > 0 else None)
-        return _score_sql(con, backends.local_table(predictions, con, backend), has_dob=DOB in columns)
+        scores = _score_sql(con, backends.local_table(predictions, con, backend), has_dob=DOB in columns)
+        return scores, trained
 
 
 def dedupe_scores(
@@ -238,6 +248,7 @@ def _settings(
     link_type: Literal["link_only", "dedupe_only"] = "link_only",
     *,
     narrow: bool = False,
+    uk_postcodes: bool = True,
 ) -> Model:
     """The model's starting settings as Splink's settings dictionary (what `settings_json` saves), in
     the SQL dialect of `backend` (the same comparisons and rules, written for the engine that runs them)."""
@@ -245,7 +256,7 @@ def _settings(
 
     creator = SettingsCreator(
         link_type=link_type,
-        comparisons=comparisons(columns),
+        comparisons=comparisons(columns, uk_postcodes=uk_postcodes),
         blocking_rules_to_generate_predictions=blocking_rules(columns, narrow=narrow),
         probability_two_random_records_match=prior,
         retain_intermediate_calculation_columns=False,

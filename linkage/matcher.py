@@ -8,8 +8,8 @@ two blocking rules, so nothing is hand-tuned for one dataset. Prediction uses bl
 comparison count bounded (roughly linear in the left size).
 
 A safety rule sits on top of the model: a pair whose dates of birth differ in a way no keying error
-explains (not a day/month swap, not one character edited or two adjacent characters transposed) is never
-accepted, however strong the other evidence; it goes to clerical review instead.
+explains (not a day/month swap, not one character edited or two adjacent characters transposed) needs
+`UNEXPLAINED_DOB_MARGIN` more match weight than the threshold's; short of it, it goes to clerical review.
 
 The model is defined in `linkage.match_model` and fitted in `linkage.match_training`; this module
 prepares the frames and decides. Nothing here logs or raises with row values.
@@ -42,8 +42,9 @@ STANDARD_COLUMNS: tuple[str, ...] = (
 )
 _ENTITY = "_entity"
 # Extra match weight (log2 odds) a pair whose dates of birth differ in a way no keying error explains
-# needs on top of the threshold's: 2**10, about a thousand times the evidence (see docs/matching.md).
-UNEXPLAINED_DOB_MARGIN = 10.0
+# needs on top of the threshold's: 2**3, eight times the evidence. The narrowest that cost no precision
+# on the tuned, unseen and FEBRL 4 benchmarks; none at all let in false links (docs/matching.md).
+UNEXPLAINED_DOB_MARGIN = 3.0
 
 
 def threshold_weight(threshold: float) -> float:
@@ -74,13 +75,17 @@ class MatchResult:
     review: pl.DataFrame
     pairs_scored: int
     thresholds: Thresholds | None = None  # when chosen from the model (`match_people(thresholds=...)`)
+    #: The trained model, Splink's own model dictionary (settings with every m and u, no row values):
+    #: `splink.Linker(frames, model)` scores the same way again. None when nothing was scored.
+    model: dict[str, Any] | None = None
 
 
-def prepare(frame: pl.DataFrame, id_column: str) -> pl.DataFrame:
+def prepare(frame: pl.DataFrame, id_column: str, *, uk_postcodes: bool = True) -> pl.DataFrame:
     """Normalised standard columns (absent ones omitted) plus blocking helpers, with `unique_id` as str.
 
-    Names: upper case, accents and punctuation stripped; postcode 'AA9A 9AA' or null; sex M/F (unknown is
-    null, since it is no evidence); address upper case with punctuation collapsed to single spaces.
+    Names: upper case, accents and punctuation stripped; postcode 'AA9A 9AA' or null (`uk_postcodes`
+    False: any postcode, letters and digits only, see `uk_postcodes`); sex M/F (unknown is null, since it
+    is no evidence); address upper case with punctuation collapsed to single spaces.
     """
     cols = set(frame.columns)
     exprs: list[pl.Expr] = [pl.col(id_column).cast(pl.String).alias(UID)]
@@ -88,11 +93,12 @@ def prepare(frame: pl.DataFrame, id_column: str) -> pl.DataFrame:
         if c in cols:
             exprs.append(name_key(pl.col(c)).alias(c))
     if DOB in cols:
-        exprs.append(pl.col(DOB).cast(pl.Date).alias(DOB))
+        exprs.append(_date_of_birth(pl.col(DOB), frame.schema[DOB]).alias(DOB))
     if "sex" in cols:
         exprs.append(sex_key(pl.col("sex")).alias("sex"))
     if "postcode" in cols:
-        exprs.append(postcode_key(pl.col("postcode")).alias("postcode"))
+        key = postcode_key(pl.col("postcode")) if uk_postcodes else _text_postcode(pl.col("postcode"))
+        exprs.append(key.alias("postcode"))
     if "address" in cols:
         addr = (
             pl.col("address").cast(pl.String).str.normalize("NFKD").str.to_uppercase()
@@ -117,6 +123,46 @@ def prepare(frame: pl.DataFrame, id_column: str) -> pl.DataFrame:
         # The last word of at least four letters: the town or suburb, which survives a mistyped street.
         helpers.append(pl.col("address").str.extract_all(r"[A-Z]{4,}").list.last().alias("_address_town"))
     return out.with_columns(helpers)
+
+
+# Text dates of birth are read in these forms, first match wins: ISO, compact (as FEBRL and many
+# registers write them), then UK day-first. A value in none of them is no evidence (null), not an error.
+_DOB_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%d/%m/%Y")
+
+
+def _date_of_birth(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """The date of birth as pl.Date from a date, datetime, 'YYYY-MM-DD' / 'YYYYMMDD' / 'DD/MM/YYYY'
+    text or a YYYYMMDD integer; anything unreadable is null (never a guess, never an error)."""
+    if dtype.is_temporal():
+        return expr.cast(pl.Date)
+    text = expr.cast(pl.String).str.strip_chars()
+    return pl.coalesce([text.str.to_date(f, strict=False) for f in _DOB_FORMATS])
+
+
+def _text_postcode(expr: pl.Expr) -> pl.Expr:
+    """A postcode of any country as a key: upper-case letters and digits only, null when none remain."""
+    s = expr.cast(pl.String).str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "")
+    return pl.when(s.str.len_chars() > 0).then(s).otherwise(None)
+
+
+def uk_postcodes(*frames: pl.DataFrame) -> bool:
+    """Whether the frames' postcodes are UK postcodes: at least half of the non-blank values well formed.
+
+    A UK extract's malformed postcode ('LS1', 'AB1- 2CD') is no evidence and becomes null, as in
+    tracing. But `match_people` is public and links any two files: where most postcodes are not UK ones
+    (a four-digit Australian or five-digit US code), nulling them all would throw the field away, so
+    they are compared as plain text instead (exact or not; Splink's sector/district/area levels need
+    the UK form and do not apply). Decided over both frames together, so both sides get the same key.
+    """
+    values = [f.get_column("postcode").cast(pl.String) for f in frames if "postcode" in f.columns]
+    if not values:
+        return True
+    text = pl.concat(values).drop_nulls().str.strip_chars()
+    text = text.filter(text.str.len_chars() > 0)
+    if text.is_empty():
+        return True
+    well_formed = text.to_frame("p").select(postcode_key(pl.col("p")).is_not_null().mean()).item()
+    return bool(well_formed >= 0.5)
 
 
 def match_people(
@@ -170,7 +216,8 @@ def match_people(
     if not 0.0 <= lo <= hi <= 1.0 or not 0.0 < threshold <= 1.0:
         raise ValueError("need 0 <= review_band low <= high <= 1 and 0 < threshold <= 1")
 
-    lprep, rprep = prepare(left, left_id), prepare(right, right_id)
+    uk = uk_postcodes(left, right)
+    lprep, rprep = prepare(left, left_id, uk_postcodes=uk), prepare(right, right_id, uk_postcodes=uk)
     shared = sorted(set(lprep.columns) & set(rprep.columns))
     lprep, rprep = lprep.select(shared), rprep.select(shared)
     columns = set(shared) - {UID}
@@ -197,7 +244,7 @@ def match_people(
         con.execute("SET python_enable_replacements = false")
         if threads is not None:
             con.execute(f"SET threads = {int(threads)}")
-        scored = splink_scores(
+        scored, model = splink_scores(
             con,
             lprep,
             rprep,
@@ -207,6 +254,7 @@ def match_people(
             floor=floor,
             m_shrinkage=m_shrinkage,
             backend=backend,
+            uk_postcodes=uk,
         )
 
     scored = (
@@ -228,7 +276,7 @@ def match_people(
         chosen = choose_thresholds(best_p, thresholds, threshold)
         threshold, lo = chosen.threshold, chosen.review_band[0]
     result = _decide(scored, ids_left.select(left_id), left_id, right_id, right_entity, threshold, lo)
-    return MatchResult(result.best, result.review, result.pairs_scored, chosen)
+    return MatchResult(result.best, result.review, result.pairs_scored, chosen, model)
 
 
 def _decide(

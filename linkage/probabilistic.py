@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -100,7 +101,7 @@ class SplinkPass:
             thresholds=self.policy,
         )
         if self.card_path is not None:
-            self._write_card(result.thresholds, model_left.height, result.pairs_scored)
+            self._write_card(result.thresholds, model_left.height, result.pairs_scored, result.model)
         accepted = result.best.filter(pl.col("accepted")).select(
             pl.col(ROW_IDX), pl.col(NHS_NUMBER), pl.col("match_probability").alias("confidence")
         )
@@ -110,8 +111,12 @@ class SplinkPass:
         ambiguous = result.best.filter(pl.col("reason") == "ambiguous").height
         return PassResult(matches=pl.concat([direct, accepted], how="vertical_relaxed"), ambiguous=ambiguous)
 
-    def _write_card(self, chosen: Thresholds | None, records: int, pairs: int) -> None:
-        """The model card: how the threshold and band were set, and what the model expects of them."""
+    def _write_card(
+        self, chosen: Thresholds | None, records: int, pairs: int, model: dict[str, Any] | None
+    ) -> None:
+        """The model card: how the threshold and band were set, what the model expects of them, and the
+        trained model itself as Splink's settings JSON (`splink_model`: comparisons, blocking rules, every
+        m and u), so a run's linkage can be inspected and reproduced with Splink alone."""
         card = {
             "model": "splink link_only against the GP master (linkage.match_model, linkage.match_training)",
             "records_scored": records,
@@ -120,6 +125,7 @@ class SplinkPass:
             "threshold_from_model": chosen is not None and chosen.policy.precision is not None,
             **(chosen.as_dict() if chosen is not None
                else {"threshold": self.threshold, "review_band": list(self.review_band)}),
+            "splink_model": model,
         }  # fmt: skip
         assert self.card_path is not None  # only called with one
         write_public(self.card_path, json.dumps(card, indent=2, sort_keys=True).encode() + b"\n", mode=0o600)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -92,6 +93,29 @@ def test_the_review_band_comes_from_the_model_and_is_in_its_card(
     truth = data[1]["true_nhs_number"].filter((traced["link_method"] == METHOD).to_numpy())
     assert (linked["nhs_number"] == truth).mean() >= card["expected_precision"] - 0.01
     assert stat.S_IMODE(os.stat(card_path).st_mode) == 0o600
+
+
+def test_the_card_holds_the_trained_splink_model_and_no_row_value(
+    data: tuple[pl.DataFrame, pl.DataFrame], traced: pl.DataFrame, card_path: Path
+) -> None:
+    """Splink's own settings JSON of the model that ran, so the linkage can be inspected and rerun."""
+    text = card_path.read_text()
+    model = json.loads(text)["splink_model"]
+    assert model["link_type"] == "link_only"
+    assert [c["output_column_name"] for c in model["comparisons"]] == [
+        "given_name", "family_name", "date_of_birth", "sex", "postcode"
+    ]  # fmt: skip
+    assert len(model["blocking_rules_to_generate_predictions"]) >= 10
+    levels = [
+        lvl for c in model["comparisons"] for lvl in c["comparison_levels"] if not lvl.get("is_null_level")
+    ]
+    assert all(0 < lvl["m_probability"] <= 1 and 0 < lvl["u_probability"] <= 1 for lvl in levels)
+    assert 0 < model["probability_two_random_records_match"] < 1
+    master, _ = data
+    words = set(re.findall(r"[A-Za-z']+", text))  # any name of the master, as it holds them
+    for column in ("given_name", "family_name"):
+        assert not words & set(master[column].drop_nulls().to_list()), column
+    assert not any(postcode in text for postcode in master["postcode"].drop_nulls().unique().to_list())
 
 
 def test_no_false_match_accepted_across_unexplained_dob_difference(

@@ -7,7 +7,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from linkage.matcher import match_people
+from linkage.matcher import UNEXPLAINED_DOB_MARGIN, _decide, match_people, threshold_weight
 
 D = dt.date
 
@@ -65,24 +65,35 @@ def test_each_left_record_gets_its_best_candidate_and_a_decision() -> None:
     assert not got[5][1]  # nobody like them on the right
 
 
-def test_different_dob_without_explanation_is_never_accepted() -> None:
-    best = _run()
-    row = best.filter(pl.col("rid") == 6).row(0, named=True)
-    # Same name, sex and postcode, but born 11 years apart: not a keying error, so not accepted.
-    assert row["accepted"] is False
-    if row["pid"] is not None and row["match_probability"] >= 0.9:
-        assert row["reason"] == "dob_unexplained"
+def _weight_probability(weight: float) -> float:
+    return 2**weight / (1 + 2**weight)
 
 
-def test_unexplained_dob_pairs_above_threshold_go_to_review() -> None:
-    res = match_people(
-        LEFT, RIGHT, left_id="rid", right_id="pid", link_rate=0.8, threshold=0.5, review_band=(0.1, 0.5)
+def test_an_unexplained_dob_needs_the_margin_on_top_of_the_threshold() -> None:
+    """The DOB rule decides from the weight alone: 0.9 is weight 3.17; an unexplained DOB needs 3 more."""
+    bar = threshold_weight(0.9) + UNEXPLAINED_DOB_MARGIN
+    rows = [  # (left, right, weight, dob explained)
+        (1, "R1", threshold_weight(0.9) + 0.5, True),  # explained, above 0.9: accepted
+        (2, "R2", bar - 0.01, False),  # unexplained, just under the bar: review
+        (3, "R3", bar + 0.01, False),  # unexplained, just over it: accepted
+        (4, "R4", 0.5, False),  # unexplained and in the band: band, as any such pair
+    ]
+    scored = pl.DataFrame(
+        {
+            "rid": [r[0] for r in rows],
+            "pid": [r[1] for r in rows],
+            "_entity": [r[1] for r in rows],
+            "match_weight": [r[2] for r in rows],
+            "match_probability": [_weight_probability(r[2]) for r in rows],
+            "dob_explained": [r[3] for r in rows],
+        }
     )
-    six = res.best.filter(pl.col("rid") == 6).row(0, named=True)
-    assert six["accepted"] is False
-    assert six["reason"] in {"dob_unexplained", "band", "below_band"}
-    assert set(res.review["reason"].to_list()) <= {"band", "ambiguous", "dob_unexplained"}
-    assert res.review.filter(pl.col("rid").is_in([1, 2, 3, 4])).height == 0  # accepted records aren't queued
+    res = _decide(scored, pl.DataFrame({"rid": [1, 2, 3, 4, 5]}), "rid", "pid", None, 0.9, 0.5)
+    assert res.best["reason"].to_list() == ["accepted", "dob_unexplained", "accepted", "band", "no_candidate"]
+    assert res.best["accepted"].to_list() == [True, False, True, False, False]
+    assert res.review["rid"].to_list() == [2, 4]
+    assert res.review["reason"].to_list() == ["dob_unexplained", "band"]
+    assert UNEXPLAINED_DOB_MARGIN == 3.0
 
 
 def test_absent_and_null_columns_are_tolerated() -> None:
