@@ -34,12 +34,6 @@ from typing import Any, Literal
 import joblib
 import numpy as np
 import polars as pl
-import sklearn
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import FunctionTransformer, SplineTransformer, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from cohort.features_sql import LTC_CODELISTS
@@ -170,6 +164,14 @@ def _fill_unknown(x: np.ndarray) -> np.ndarray:
 
 
 def _estimator(kind: Kind, seed: int) -> Any:
+    # scikit-learn is imported where a model is built, not with the module: the Dagster definitions
+    # import this module on every load, and a load too small to train a model need not pay its ~3 s.
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, SplineTransformer, StandardScaler
+
     if kind == "hgb":
         return HistGradientBoostingClassifier(random_state=seed, **HGB_PARAMS)
     # Logistic regression with splines on age and log counts (missing values -> 0 after imputation).
@@ -224,6 +226,10 @@ def _baselines(
             pl.col("ltc_count").clip(0, 8).cast(pl.Float64),
         ).to_numpy(),
     }  # fmt: skip
+    from sklearn.linear_model import LogisticRegression  # lazily, as in `_estimator`
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     out = {}
     for name, build in specs.items():
         model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
@@ -294,6 +300,8 @@ def metadata(
     model: RiskModel, evaluation: Evaluation, *, created_at: datetime | None = None
 ) -> dict[str, Any]:
     """The JSON saved beside a model: version, training window, inputs, parameters and metrics."""
+    from importlib.metadata import version  # the installed scikit-learn's version, without importing it
+
     return {
         "version": model.version,
         "outcome": OUTCOME,
@@ -307,7 +315,7 @@ def metadata(
         "n_validation": evaluation.n_validation,
         "metrics": evaluation.overall,
         "baselines": evaluation.baselines,
-        "sklearn_version": sklearn.__version__,
+        "sklearn_version": version("scikit-learn"),
         "created_at": created_at.isoformat() if created_at else None,
     }
 

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 from scipy.special import expit
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from core.disclosure import protect_table
 
@@ -73,6 +72,9 @@ def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
         return out | {"auroc": None, "average_precision": None, "brier": None,
                       "calibration_intercept": None, "calibration_slope": None,
                       "calibration_status": f"not computed (fewer than {MIN_EVENTS_FOR_METRICS} events or non-events)"}  # fmt: skip
+    # Imported here, not with the module: a load whose model is not trained never gets this far.
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
     try:
         if np.ptp(_logit(p)) < 1e-12:  # one predicted value for everyone: the slope is not identifiable
             raise np.linalg.LinAlgError("constant predictions")

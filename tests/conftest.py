@@ -19,7 +19,18 @@ fill the workers' tails evenly.
 
 from __future__ import annotations
 
+import os
+import sys
+
 import pytest
+
+# Byte-code is cached for the suite even where the shell exports PYTHONDONTWRITEBYTECODE (this machine
+# and its CI do, and uv installs without .pyc files): otherwise every `phm` subprocess, every xdist
+# worker and every Dagster run compiles Dagster, Great Expectations, polars' Python layer and the rest
+# from source again (a 300-person `phm run` spent a quarter of its time compiling).
+# Set here, in the process that starts the workers and subprocesses, so all of them inherit it.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
 
 # The fixture of tests/integration/conftest.py that the small ICS's one load is built in.
 _SHARED_LOAD = "small_load"
