@@ -29,6 +29,7 @@ def publish_warehouse(
     quality_checks: bool = True,
     timings: dict[str, float] | None = None,
     build: Path | None = None,
+    checks_run: str | None = None,
 ) -> WarehouseStats:
     """Rebuild the analyst warehouse from the pseudonymised zone and swap it in atomically.
 
@@ -37,11 +38,14 @@ def publish_warehouse(
     stop what comes downstream). `timings`, if given, receives the seconds the quality checks took.
     With `build` (`core.publish.build_path(home.warehouse, load)`), the warehouse is made in that private
     file and not published: the load adds its cohort tables and publishes it (`core.publish.publish_build`).
+    `checks_run`: the Dagster run whose source checks kept their counts (`quality.kept_results`).
     """
     discard_token_map(home)  # every source is pseudonymised by now: the clear map must not outlive the load
     hook = None
     if quality_checks:
-        hook = quality.before_publish_hook(home, run_id=load_id, run_at=built_at, as_of=built_at.date())
+        hook = quality.before_publish_hook(
+            home, run_id=load_id, run_at=built_at, as_of=built_at.date(), load=checks_run
+        )
 
     def timed(con: duckdb.DuckDBPyConnection) -> None:
         assert hook is not None

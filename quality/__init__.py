@@ -14,7 +14,8 @@ Public face:
   `linkage_markdown(...)` - the same rates as Markdown.
 
 Inside: `results` (the rows), `engine` and `gx` (how they are counted), `inputs` (the views source
-checks read), `checks` (the two scopes), `hook` (inside a build), `history`, `warehouse_tables`.
+checks read), `checks` (the two scopes), `hook` (inside a build), `kept_results` (a load's source
+checks kept by its Dagster steps for the build's hook, so each runs once), `history`, `warehouse_tables`.
 Every path comes from `core.layout.Home`.
 """
 
@@ -22,9 +23,11 @@ from linkage.warehouse.schema import DQ_RESULTS_COLUMNS
 from quality.checks import run_source_checks, run_warehouse_checks
 from quality.config import Expectation, QualityConfig, load_config
 from quality.coverage import coverage
+from quality.expectations import codelist_rows
 from quality.gx import load_gx
 from quality.history import load_history, load_linkage_rates, save_history
 from quality.hook import QualityHook, before_publish_hook
+from quality.kept_results import inputs_key, keep_source_run, take_source_run
 from quality.report import SECTIONS, linkage_markdown, write_report
 from quality.results import CheckResult, QualityRun, outcome
 from quality.warehouse_tables import results_from_table, write_dq_results
@@ -38,7 +41,10 @@ __all__ = [
     "QualityHook",
     "QualityRun",
     "before_publish_hook",
+    "codelist_rows",
     "coverage",
+    "inputs_key",
+    "keep_source_run",
     "load_config",
     "load_gx",
     "linkage_markdown",
@@ -49,6 +55,7 @@ __all__ = [
     "run_source_checks",
     "run_warehouse_checks",
     "save_history",
+    "take_source_run",
     "write_dq_results",
     "write_report",
 ]

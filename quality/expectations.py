@@ -315,17 +315,22 @@ def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(rows and rows[0][0])
 
 
-def codelist_lookup(con: duckdb.DuckDBPyConnection) -> Callable[[tuple[str, ...]], list[str]]:
-    """Codes of the ref_codelist lists whose names match any of the given globs (`*` = every list).
-
-    Without a `ref_codelist` table on `con` (source checks on their own connection) the code lists
-    shipped with the repository are read instead: the same lists the warehouse build loads."""
+def codelist_rows(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """The (codelist, code) pairs codelist checks on `con` use, sorted: the `ref_codelist` table's, or
+    without one (source checks on their own connection) the code lists shipped with the repository,
+    the same lists the warehouse build loads."""
     if has_table(con, "ref_codelist"):
         rows = con.execute(
             "SELECT DISTINCT codelist, code FROM ref_codelist WHERE code IS NOT NULL"
         ).fetchall()
-    else:
-        rows = shipped_codelists()
+        return sorted((str(n), str(c)) for n, c in rows)
+    return shipped_codelists()
+
+
+def codelist_lookup(con: duckdb.DuckDBPyConnection) -> Callable[[tuple[str, ...]], list[str]]:
+    """Codes of the lists of `codelist_rows(con)` whose names match any of the given globs (`*` = every
+    list)."""
+    rows = codelist_rows(con)
 
     def lookup(globs: tuple[str, ...]) -> list[str]:
         return sorted({code for name, code in rows if any(fnmatch.fnmatchcase(name, g) for g in globs)})

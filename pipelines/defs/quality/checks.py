@@ -1,7 +1,8 @@
 """Data quality as Dagster asset checks (the HTML report asset is in `assets.py` beside this).
 
 Thin wrappers over `quality/`: one multi-asset check per pseudonymised source (its source-scope
-expectations, read from the pseudonymised staged files and the counts-only inputs), and one over the
+expectations, read from the pseudonymised staged files and the counts-only inputs; their counts are
+kept for the run, `quality.kept_results`, so the build's hook does not evaluate them again), and one over the
 warehouse whose checks sit on the table each expectation names (`warehouse/<table>`; results read
 from the `dq_results` table, written during the build by `quality.before_publish_hook`; computed on
 the published file if the build did not write it). A `block` expectation is a blocking check: when it fails (severity ERROR) downstream
@@ -20,6 +21,9 @@ from pipelines.keys import pseudonymised_key, warehouse_key
 from pipelines.resources import PhmPaths
 from quality import (
     CheckResult,
+    codelist_rows,
+    inputs_key,
+    keep_source_run,
     load_config,
     results_from_table,
     run_source_checks,
@@ -78,14 +82,20 @@ def _source_check(source: str) -> dg.AssetChecksDefinition:
     def checks(context: dg.AssetCheckExecutionContext, paths: PhmPaths) -> Iterator[dg.AssetCheckResult]:
         import duckdb
 
+        home, as_of = paths.installation(), date.today()
         con = duckdb.connect()
         try:
+            # Keyed before the checks read anything: a file changed meanwhile makes the build recompute.
+            inputs = inputs_key(home, source, as_of=as_of, engine="auto", config=_CONFIG,
+                                codelists=codelist_rows(con))  # fmt: skip
             run = run_source_checks(
-                con, paths.installation(), run_id=context.run.run_id[:12], run_at=datetime.now(UTC),
-                as_of=date.today(), sources=[source], config=_CONFIG,
+                con, home, run_id=context.run.run_id[:12], run_at=datetime.now(UTC), as_of=as_of,
+                sources=[source], config=_CONFIG,
             )  # fmt: skip
         finally:
             con.close()
+        # The build's quality hook takes these counts instead of evaluating the source again.
+        keep_source_run(home, source, run, load=context.run.run_id, key=inputs)
         for r in run.results:
             yield _result(r, key)
 

@@ -90,7 +90,9 @@ def warehouse(context: dg.AssetExecutionContext, paths: PhmPaths) -> Iterator[dg
         context.log.info(f"removed build files of killed runs: {', '.join(stale)}")
     load_id = uuid.uuid4().hex[:12]
     build = load.load_build(home, context.run_id)
-    stats = load.publish_warehouse(home, paths.landing, load_id, built_at=datetime.now(UTC), build=build)
+    stats = load.publish_warehouse(
+        home, paths.landing, load_id, built_at=datetime.now(UTC), build=build, checks_run=context.run_id
+    )
     for table in TABLES:
         yield dg.MaterializeResult(
             asset_key=warehouse_key(table),
