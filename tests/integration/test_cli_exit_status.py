@@ -17,22 +17,29 @@ import duckdb
 import pytest
 
 from tests.fixtures.cli import phm
-from tests.fixtures.release_home import COHORT, REGISTER_YAML, TinyHome, make_home
+from tests.fixtures.release_home import COHORT, REGISTER_YAML, TinyHome, copy_home, make_home
 
 TODAY = datetime.now(UTC).date()
 
 
-@pytest.fixture
-def tiny(tmp_path: Path) -> TinyHome:
-    """The fixture installation, its purposes valid a year past today (the CLI uses the real clock, so
-    a fixed expiry date would turn a granted release into a denial one day), the cohort built today."""
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> TinyHome:
+    """The fixture installation, built once for the module: its purposes valid a year past today (the
+    CLI uses the real clock, so a fixed expiry date would turn a granted release into a denial one day),
+    the cohort built today. Tests change it, so each takes its own copy (`tiny`)."""
     t = make_home(
-        tmp_path,
+        tmp_path_factory.mktemp("installed"),
         REGISTER_YAML.replace("expires_on: 2027-01-01", f"expires_on: {TODAY + timedelta(days=365)}"),
     )
     with duckdb.connect(str(t.home.warehouse)) as con:
         con.execute("UPDATE cohort_member SET built_at = ?", [datetime.now(UTC).replace(tzinfo=None)])
     return t
+
+
+@pytest.fixture
+def tiny(installed: TinyHome, tmp_path: Path) -> TinyHome:
+    """This test's own copy of the installation."""
+    return copy_home(installed, tmp_path)
 
 
 def _common(tiny: TinyHome) -> list[str]:

@@ -11,12 +11,18 @@ import pytest
 from pseudonymisation.release import GovernanceError, install_bundle, load_installed, sign_bundle
 from pseudonymisation.release.bundle import new_approver_key, verify_bundle
 from pseudonymisation.release.setup import add_approver_audited, install_audited
-from tests.fixtures.release_home import APPROVER, NOW, USERS_YAML, TinyHome, make_home
+from tests.fixtures.release_home import APPROVER, NOW, USERS_YAML, TinyHome, copy_home, make_home
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> TinyHome:
+    """The fixture installation, built once for the module; tests change it, so each takes a copy."""
+    return make_home(tmp_path_factory.mktemp("installed"))
 
 
 @pytest.fixture
-def tiny(tmp_path: Path) -> TinyHome:
-    return make_home(tmp_path)
+def tiny(installed: TinyHome, tmp_path: Path) -> TinyHome:
+    return copy_home(installed, tmp_path)
 
 
 def _refused(tiny: TinyHome, folder: Path) -> GovernanceError:

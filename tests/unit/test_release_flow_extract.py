@@ -13,17 +13,23 @@ import polars as pl
 import pytest
 
 from pseudonymisation.release.extract import ExtractError, ExtractOutcome, domain_tokens, extract
-from tests.fixtures.release_home import COHORT, NOW, TinyHome, make_home, nhs_number, write_landing
+from tests.fixtures.release_home import COHORT, NOW, TinyHome, copy_home, make_home, nhs_number, write_landing
 
 
-@pytest.fixture
-def tiny(tmp_path: Path) -> TinyHome:
-    """The fixture installation, its five cohort members in one risk tier: the coarsest rungs of the
-    ladder keep the tier, so five people in three tiers could not reach k = 5 (a refusal, tested below)."""
-    home = make_home(tmp_path)
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> TinyHome:
+    """The fixture installation, built once for the module, its five cohort members in one risk tier:
+    the coarsest rungs of the ladder keep the tier, so five people in three tiers could not reach k = 5
+    (a refusal, tested below). Tests change it, so each takes its own copy (`tiny`)."""
+    home = make_home(tmp_path_factory.mktemp("installed"))
     with duckdb.connect(str(home.home.warehouse)) as con:
         con.execute("UPDATE risk_score SET risk_tier = 'high'")
     return home
+
+
+@pytest.fixture
+def tiny(installed: TinyHome, tmp_path: Path) -> TinyHome:
+    return copy_home(installed, tmp_path)
 
 
 def _extract(tiny: TinyHome, domain: str, out: Path | None = None, **who: str) -> ExtractOutcome:

@@ -19,12 +19,18 @@ import pytest
 from pseudonymisation import KeyProvider
 from pseudonymisation.release import AuditLog, open_list
 from pseudonymisation.release.release import release
-from tests.fixtures.release_home import NOW, TinyHome, make_home, nhs_number, write_landing
+from tests.fixtures.release_home import NOW, TinyHome, copy_home, make_home, nhs_number, write_landing
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> TinyHome:
+    """The fixture installation, built once for the module; tests change it, so each takes a copy."""
+    return make_home(tmp_path_factory.mktemp("installed"))
 
 
 @pytest.fixture
-def tiny(tmp_path: Path) -> TinyHome:
-    return make_home(tmp_path)
+def tiny(installed: TinyHome, tmp_path: Path) -> TinyHome:
+    return copy_home(installed, tmp_path)
 
 
 def _release(tiny: TinyHome, **overrides: object):  # type: ignore[no-untyped-def]

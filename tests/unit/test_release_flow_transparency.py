@@ -11,12 +11,18 @@ from pseudonymisation.release import AuditLog
 from pseudonymisation.release.release import release
 from pseudonymisation.release.transparency import build_report, write_report
 from tests.fixtures.html_tables import count_cells, shown_as_count
-from tests.fixtures.release_home import NOW, TinyHome, make_home
+from tests.fixtures.release_home import NOW, TinyHome, copy_home, make_home
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> TinyHome:
+    """The fixture installation, built once for the module; tests change it, so each takes a copy."""
+    return make_home(tmp_path_factory.mktemp("installed"))
 
 
 @pytest.fixture
-def tiny(tmp_path: Path) -> TinyHome:
-    return make_home(tmp_path)
+def tiny(installed: TinyHome, tmp_path: Path) -> TinyHome:
+    return copy_home(installed, tmp_path)
 
 
 def _grant(tiny: TinyHome, practice: str, seconds: int) -> None:

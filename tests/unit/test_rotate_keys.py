@@ -14,12 +14,18 @@ import pytest
 from pseudonymisation import KeyProvider, Tokeniser, Vault
 from pseudonymisation.release.release import release
 from pseudonymisation.rotate import RotationError, rotate_keys
-from tests.fixtures.release_home import NOW, TinyHome, make_home
+from tests.fixtures.release_home import NOW, TinyHome, copy_home, make_home
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> TinyHome:
+    """The fixture installation, built once for the module; tests change it, so each takes a copy."""
+    return make_home(tmp_path_factory.mktemp("installed"))
 
 
 @pytest.fixture
-def tiny(tmp_path: Path) -> TinyHome:
-    return make_home(tmp_path)
+def tiny(installed: TinyHome, tmp_path: Path) -> TinyHome:
+    return copy_home(installed, tmp_path)
 
 
 def _warehouse_tokens(tiny: TinyHome) -> dict[str, set[str]]:
