@@ -27,6 +27,13 @@ def postcode_key(expr: pl.Expr) -> pl.Expr:
     return pl.when(normalised.str.contains(PATTERNS["postcode"])).then(normalised).otherwise(None)
 
 
+def text_postcode_key(expr: pl.Expr) -> pl.Expr:
+    """A postcode of another country as a key: upper-case letters and digits only, null when none remain
+    (`linkage.matcher.uk_postcodes` decides when a file's postcodes are not UK ones)."""
+    s = expr.cast(pl.String).str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "")
+    return pl.when(s.str.len_chars() > 0).then(s).otherwise(None)
+
+
 def sex_key(expr: pl.Expr) -> pl.Expr:
     """Sex as a match key: unknown sex is no evidence, so 'U' becomes null."""
     s = nz.sex(expr.cast(pl.String))

@@ -26,8 +26,9 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from connectors.normalise import blank_to_null
 from linkage.backends import check_backend
-from linkage.keys import name_key, postcode_key, sex_key
+from linkage.keys import name_key, postcode_key, sex_key, text_postcode_key
 from linkage.match_model import DOB, UID
 from linkage.match_training import splink_scores
 from linkage.thresholds import ThresholdPolicy, Thresholds, choose_thresholds
@@ -97,7 +98,7 @@ def prepare(frame: pl.DataFrame, id_column: str, *, uk_postcodes: bool = True) -
     if "sex" in cols:
         exprs.append(sex_key(pl.col("sex")).alias("sex"))
     if "postcode" in cols:
-        key = postcode_key(pl.col("postcode")) if uk_postcodes else _text_postcode(pl.col("postcode"))
+        key = postcode_key(pl.col("postcode")) if uk_postcodes else text_postcode_key(pl.col("postcode"))
         exprs.append(key.alias("postcode"))
     if "address" in cols:
         addr = (
@@ -139,30 +140,25 @@ def _date_of_birth(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return pl.coalesce([text.str.to_date(f, strict=False) for f in _DOB_FORMATS])
 
 
-def _text_postcode(expr: pl.Expr) -> pl.Expr:
-    """A postcode of any country as a key: upper-case letters and digits only, null when none remain."""
-    s = expr.cast(pl.String).str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "")
-    return pl.when(s.str.len_chars() > 0).then(s).otherwise(None)
-
-
-def uk_postcodes(*frames: pl.DataFrame) -> bool:
+def uk_postcodes(frames: Sequence[pl.DataFrame], prepared: Sequence[pl.DataFrame]) -> bool:
     """Whether the frames' postcodes are UK postcodes: at least half of the non-blank values well formed.
 
     A UK extract's malformed postcode ('LS1', 'AB1- 2CD') is no evidence and becomes null, as in
     tracing. But `match_people` is public and links any two files: where most postcodes are not UK ones
     (a four-digit Australian or five-digit US code), nulling them all would throw the field away, so
     they are compared as plain text instead (exact or not; Splink's sector/district/area levels need
-    the UK form and do not apply). Decided over both frames together, so both sides get the same key.
+    the UK form and do not apply). Decided over all the frames together, so every side gets the same key.
+
+    `prepared`: the same frames through `prepare` with UK keys, whose non-null postcodes are exactly the
+    well-formed ones, so no postcode is normalised twice (the GP master is over a million rows).
     """
-    values = [f.get_column("postcode").cast(pl.String) for f in frames if "postcode" in f.columns]
-    if not values:
-        return True
-    text = pl.concat(values).drop_nulls().str.strip_chars()
-    text = text.filter(text.str.len_chars() > 0)
-    if text.is_empty():
-        return True
-    well_formed = text.to_frame("p").select(postcode_key(pl.col("p")).is_not_null().mean()).item()
-    return bool(well_formed >= 0.5)
+    given = sum(
+        f.select(blank_to_null(pl.col("postcode").cast(pl.String)).count()).item()
+        for f in frames
+        if "postcode" in f.columns
+    )
+    well_formed = sum(p.get_column("postcode").count() for p in prepared if "postcode" in p.columns)
+    return given == 0 or well_formed >= 0.5 * given
 
 
 def match_people(
@@ -216,8 +212,13 @@ def match_people(
     if not 0.0 <= lo <= hi <= 1.0 or not 0.0 < threshold <= 1.0:
         raise ValueError("need 0 <= review_band low <= high <= 1 and 0 < threshold <= 1")
 
-    uk = uk_postcodes(left, right)
-    lprep, rprep = prepare(left, left_id, uk_postcodes=uk), prepare(right, right_id, uk_postcodes=uk)
+    lprep, rprep = prepare(left, left_id), prepare(right, right_id)
+    uk = uk_postcodes((left, right), (lprep, rprep))
+    if not uk:  # another country's postcodes (rare): prepared again with them kept as text
+        lprep, rprep = (
+            prepare(left, left_id, uk_postcodes=False),
+            prepare(right, right_id, uk_postcodes=False),
+        )
     shared = sorted(set(lprep.columns) & set(rprep.columns))
     lprep, rprep = lprep.select(shared), rprep.select(shared)
     columns = set(shared) - {UID}

@@ -26,19 +26,26 @@ PEOPLE = pl.DataFrame(
 )
 
 
+def _uk(*frames: pl.DataFrame) -> bool:
+    """`uk_postcodes` as `match_people` calls it: the frames and the frames prepared with UK keys."""
+    return uk_postcodes(frames, [prepare(f.with_row_index("_id"), "_id") for f in frames])
+
+
 def test_mostly_uk_postcodes_are_uk_and_the_malformed_ones_stay_null() -> None:
     uk = pl.DataFrame({"rid": [1, 2, 3, 4], "postcode": ["ls1 4ab", "LS1", "AB1- 2CD", "QA1 1AA"]})
-    assert uk_postcodes(uk) is True
+    assert _uk(uk) is True
+    assert _uk(uk.head(3)) is False  # one of three well formed: these are not UK postcodes
     assert prepare(uk, "rid", uk_postcodes=True)["postcode"].to_list() == ["LS1 4AB", None, None, "QA1 1AA"]
 
 
 def test_four_digit_postcodes_are_kept_as_text_on_both_sides() -> None:
     other = pl.DataFrame({"rid": [1, 2, 3], "postcode": [" 4700", "27-67", ""]})
-    assert uk_postcodes(other, PEOPLE) is False
+    assert _uk(other, PEOPLE) is False
     assert prepare(other, "rid", uk_postcodes=False)["postcode"].to_list() == ["4700", "2767", None]
     # Decided over both frames: one UK postcode beside three foreign ones does not make them UK.
-    assert uk_postcodes(pl.DataFrame({"postcode": ["LS1 4AB"]}), PEOPLE) is False
-    assert uk_postcodes(pl.DataFrame({"rid": [1]})) is True  # no postcode column: nothing to decide
+    assert _uk(pl.DataFrame({"postcode": ["LS1 4AB"]}), PEOPLE) is False
+    assert _uk(pl.DataFrame({"postcode": ["LS1 4AB", "  ", None]})) is True  # blanks are not counted
+    assert _uk(pl.DataFrame({"rid": [1]})) is True  # no postcode column: nothing to decide
 
 
 def test_text_postcodes_are_compared_exactly_or_by_one_edit_not_by_uk_sector() -> None:
