@@ -90,14 +90,26 @@ def read_score_date(home: Home) -> date:
 
 
 def write_current_model(home: Home, version: str, folder: Path) -> None:
-    (cohort_dir(home) / "current_model.json").write_text(
-        json.dumps({"version": version, "path": str(folder)})
-    )
+    """Record the model the training step saved, its folder relative to the home where it lies inside it.
+
+    Relative, so a home copied or moved (a backup restored, a test copying a built installation) reads
+    its own model and not the original's.
+    """
+    try:
+        stored = folder.resolve().relative_to(home.root.resolve()).as_posix()
+    except ValueError:  # a model folder outside the home is kept as given
+        stored = str(folder)
+    (cohort_dir(home) / "current_model.json").write_text(json.dumps({"version": version, "path": stored}))
 
 
 def current_model_folder(home: Home) -> Path:
-    """The folder of the model the last training step saved (HOME/models/<version>/)."""
-    return Path(json.loads((cohort_dir(home) / "current_model.json").read_text())["path"])
+    """The folder of the model the last training step saved (HOME/models/<version>/).
+
+    A relative path is read against the home; an absolute one (written before paths were relative, or a
+    model kept outside the home) as it is.
+    """
+    stored = Path(json.loads((cohort_dir(home) / "current_model.json").read_text())["path"])
+    return stored if stored.is_absolute() else home.root / stored
 
 
 def stored_metrics(folder: Path) -> dict[str, Any]:
