@@ -48,10 +48,8 @@ def run_stages(
         link_counts.update(steps.cluster_untraced(home))
     with timer.stage("token_map_and_vault"):
         people = steps.build_token_map(home, keys, registers)
-    loaded = 0
-    with timer.stage("deidentify"):
-        for source in EXTRACTS:
-            loaded += steps.pseudonymise_source(source, home, keys, registers).loaded
+    with timer.stage("deidentify"):  # every source's files in one pool (Dagster: one asset per source)
+        loaded = sum(c.loaded for c in steps.pseudonymise_sources(EXTRACTS, home, keys, registers).values())
     quality_seconds: dict[str, float] = {}
     with timer.stage("warehouse_build_and_quality"):
         stats = steps.publish_warehouse(

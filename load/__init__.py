@@ -14,7 +14,7 @@ Stages, in order (the module that holds each):
 4b. `cluster_untraced` (cluster)      what tracing left, clustered across sources and months into people
                                         with persistent IDs (kept in the identifiable zone)
 5. `build_token_map`     (token_map)    each distinct NHS number tokenised once and put into the vault once
-6. `pseudonymise_source` (pseudonymise) apply the trace, re-check opt-outs, tokenise via the map,
+6. `pseudonymise_sources` (pseudonymise) apply the trace, re-check opt-outs, tokenise via the map,
                                         de-identify -> pseudonymised staged records; final
                                         reconciliation per file (reconcile)
 7. `publish_warehouse`   (publish)      build the DuckDB warehouse from pseudonymised files and swap it in,
@@ -25,7 +25,7 @@ Stages, in order (the module that holds each):
 from load.cluster import cluster_untraced
 from load.files import landing_months, map_files, staged_months, workers, write_inventory, write_parquet
 from load.ingest import MonthOutcome, StageCounts, ingest_month, ingest_months
-from load.pseudonymise import LOCAL_IDS, pseudonymise_source
+from load.pseudonymise import LOCAL_IDS, pseudonymise_source, pseudonymise_sources
 from load.publish import (
     discard_load,
     load_build,
@@ -61,6 +61,7 @@ __all__ = [
     "national_trace",
     "publish_warehouse",
     "pseudonymise_source",
+    "pseudonymise_sources",
     "read_registers",
     "staged_months",
     "start_load_build",

@@ -23,8 +23,11 @@ def landing(tiny_ics: Path) -> Path:
     return tiny_ics / "landing"
 
 
-def load(landing: Path, root: Path, keys_dir: Path) -> tuple[Home, list[steps.MonthOutcome]]:
-    """Ingest every file and pseudonymise every source, as the pipeline does (keys from `keys_dir`)."""
+def load(
+    landing: Path, root: Path, keys_dir: Path, *, pooled: bool = False
+) -> tuple[Home, list[steps.MonthOutcome], dict[str, steps.StageCounts]]:
+    """Ingest every file and pseudonymise every source (keys from `keys_dir`): source by source, as each
+    Dagster asset does, or with `pooled` every source's files at once, as `phm bench pipeline` does."""
     home = Home(root).prepare()
     registers = steps.load_registers(landing, home)
     pairs = [(s, m) for s in EXTRACTS for m in steps.landing_months(landing)]
@@ -33,9 +36,9 @@ def load(landing: Path, root: Path, keys_dir: Path) -> tuple[Home, list[steps.Mo
     steps.trace_records(home, probabilistic=False)
     keys = KeyProvider.dev(keys_dir)
     steps.build_token_map(home, keys, registers)
-    for source in EXTRACTS:
-        steps.pseudonymise_source(source, home, keys, registers)
-    return home, outcomes
+    if pooled:
+        return home, outcomes, steps.pseudonymise_sources(EXTRACTS, home, keys, registers)
+    return home, outcomes, {s: steps.pseudonymise_source(s, home, keys, registers) for s in EXTRACTS}
 
 
 def outputs(home: Home) -> dict[str, pl.DataFrame]:
@@ -51,9 +54,9 @@ def test_two_workers_write_exactly_what_one_writes(
     landing: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PHM_WORKERS", "1")
-    one, outcomes_one = load(landing, tmp_path / "one", tmp_path / "keys")
+    one, outcomes_one, _ = load(landing, tmp_path / "one", tmp_path / "keys")
     monkeypatch.setenv("PHM_WORKERS", "2")
-    two, outcomes_two = load(landing, tmp_path / "two", tmp_path / "keys")
+    two, outcomes_two, _ = load(landing, tmp_path / "two", tmp_path / "keys")
     assert outcomes_one == outcomes_two
     assert [(o.source, o.month) for o in outcomes_two] == [
         (s, m) for s in EXTRACTS for m in ("2026-08", "2026-09", "2026-10")
@@ -62,6 +65,23 @@ def test_two_workers_write_exactly_what_one_writes(
     assert sorted(first) == sorted(second)
     # 9 sources x 3 months, each: identifiable staged, pseudonymised staged, and counts of quarantine,
     # opt-outs and reconciliation.
+    assert len(first) == 5 * 9 * 3
+    for name, frame in first.items():
+        assert_frame_equal(frame, second[name], check_row_order=True)
+
+
+def test_every_source_in_one_pool_writes_and_counts_exactly_what_source_by_source_does(
+    landing: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PHM_WORKERS", "3")
+    apart, _, counts_apart = load(landing, tmp_path / "apart", tmp_path / "keys")
+    pooled, _, counts_pooled = load(landing, tmp_path / "pooled", tmp_path / "keys", pooled=True)
+    assert list(counts_pooled) == list(EXTRACTS)
+    assert counts_pooled == counts_apart
+    written = (pooled.root / "pseudonymised" / "staged").rglob("*.parquet")
+    assert sum(c.loaded for c in counts_pooled.values()) == sum(pl.read_parquet(p).height for p in written)
+    first, second = outputs(apart), outputs(pooled)
+    assert sorted(first) == sorted(second)
     assert len(first) == 5 * 9 * 3
     for name, frame in first.items():
         assert_frame_equal(frame, second[name], check_row_order=True)
