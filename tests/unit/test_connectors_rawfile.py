@@ -204,3 +204,58 @@ def test_well_formed_checks_only_quoted_lines_past_the_comma_count() -> None:
     assert _well_formed(raw, 3).to_list() == [
         True, False, False, True, True, False, True, True, False, False, False, False,
     ]  # fmt: skip
+
+
+def test_good_lines_around_a_joined_record_and_malformed_lines_parse_exactly(tmp_path: Path) -> None:
+    """The good lines are cut out of the file by byte range: a record joined over a quoted line break,
+    then malformed lines, then good ones; every good record keeps its own values and line."""
+    lines = [
+        HEADER,
+        GOOD.format(n=1, d=1),  # 2 loaded
+        '9990000018,A12345,E2,2025-04-02,22298006,"1',  # 3 a quoted line break joins lines 3-4 into
+        '.5",mmHg',  # 4 one record, whose value holds the line break: invalid_number
+        "9990000018,A12345,E5,2025-04-05,22298006,,,EXTRA",  # 5 extra field
+        "9990000018,A12345,E6",  # 6 too few fields
+        GOOD.format(n=7, d=7),  # 7 loaded
+        '9990000018,A12345,E8,2025-04-08,22298006,2,"kg/m2"',  # 8 loaded, quoted
+    ]
+    result = _ingest(tmp_path, _write(tmp_path, "\n".join(lines) + "\n"))
+    assert result.records.select("source_line", "event_id", "value", "unit").rows() == [
+        (2, "E1", None, None),
+        (7, "E7", None, None),
+        (8, "E8", 2.0, "kg/m2"),
+    ]
+    assert result.quarantine.select("source_line", "reason").rows() == [
+        (3, "invalid_number"),
+        (5, "malformed_line"),
+        (6, "malformed_line"),
+    ]
+    assert result.quarantine["raw_line"][0] == lines[2] + "\n" + lines[3]
+    assert result.reconciliation.rows_in == 6
+
+
+def test_padding_hint_agrees_with_the_regex_it_replaces() -> None:
+    """`_may_pad` (literal tests at the line's ends) marks exactly the lines the regex did."""
+    from connectors.rawfile import _may_pad
+
+    raw = pl.Series(
+        [
+            "a,b",
+            " a,b",
+            "a,b ",
+            "\ta,b",
+            "a,b\t",
+            "a, b",
+            "a ,b",
+            'a," b"',
+            '"a" ,b',
+            "a b,c",
+            "a\t\tb",
+            "",
+            None,
+        ]
+    )
+    regex = raw.str.contains(r'[,"][ \t]|[ \t][,"]|^[ \t]|[ \t]$')
+    got = pl.select(_may_pad(pl.lit(raw))).to_series()
+    assert got.to_list() == regex.to_list()
+    assert got.to_list() == [False, True, True, True, True, True, True, True, True, False, False, False, None]
