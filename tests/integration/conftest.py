@@ -8,12 +8,18 @@ it, and tests that read a load need not all run on one worker.
 ICS. Tests that read them take them as is; a test that must change a home (re-run a load, republish,
 break a file) takes `loaded_copy` / `tiny_loaded_copy`, a private copy, instead of loading again. The
 session fails if anything changed a shared home.
+
+The tiny ICS is generated and loaded under umask 000, as a careless service account would run them, so
+the tests of file modes (test_no_back_links.py) read the same shared home as every other reader
+instead of generating and loading an ICS of their own.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -32,24 +38,45 @@ SMALL_MONTHS = 12
 TINY_PERSONS = 600
 TINY_SEED = 11
 TINY_MONTHS = 3
+# The tiny ICS's generate and load run under this umask (nothing masked), as a careless service account
+# would have it: every identifiable file must still come out 0600 in a 0700 folder.
+CARELESS_UMASK = 0o000
 
 
-def _generator(persons: int, seed: int, months: int) -> Callable[[Path], None]:
+@contextmanager
+def _umask(mask: int | None) -> Iterator[None]:
+    """The process's umask set to `mask` (None: left as it is) while the block runs.
+
+    A build runs in one xdist worker between two tests, so nothing else of the session creates files
+    while it is set."""
+    if mask is None:
+        yield
+        return
+    previous = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def _generator(persons: int, seed: int, months: int, umask: int | None = None) -> Callable[[Path], None]:
     def generate_into(out: Path) -> None:
         from synthetic import GeneratorConfig, generate
 
-        generate(GeneratorConfig(persons=persons, seed=seed, months=months), out)
+        with _umask(umask):
+            generate(GeneratorConfig(persons=persons, seed=seed, months=months), out)
 
     return generate_into
 
 
-def _loader(data: Path) -> Callable[[Path], None]:
+def _loader(data: Path, umask: int | None = None) -> Callable[[Path], None]:
     def load_into(out: Path) -> None:
         """A home loaded from `data` through the real Dagster job, beside the instance it ran in."""
-        home = Home(out / "home").prepare()
-        (out / "instance").mkdir()
-        with dg.instance_for_test(temp_dir=str(out / "instance")) as instance:
-            load(data=data, home=home, instance=instance)
+        with _umask(umask):
+            home = Home(out / "home").prepare()
+            (out / "instance").mkdir()
+            with dg.instance_for_test(temp_dir=str(out / "instance")) as instance:
+                load(data=data, home=home, instance=instance)
 
     return load_into
 
@@ -63,9 +90,9 @@ def small_ics(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_ics(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
-    """A tiny synthetic ICS (landing + truth), generated once per session; tests that change its files
-    change a copy."""
-    build = _generator(TINY_PERSONS, TINY_SEED, TINY_MONTHS)
+    """A tiny synthetic ICS (landing + truth), generated once per session under umask 000; tests that
+    change its files change a copy."""
+    build = _generator(TINY_PERSONS, TINY_SEED, TINY_MONTHS, umask=CARELESS_UMASK)
     return built_once(tmp_path_factory, worker_id, "tiny_ics", build)
 
 
@@ -131,8 +158,9 @@ def loaded_copy(loaded: Home, tmp_path: Path) -> Home:
 
 @pytest.fixture(scope="session")
 def tiny_loaded(tiny_ics: Path, tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[Home]:
-    """A home loaded once from the tiny ICS through the real Dagster job; read it, never change it."""
-    folder = built_once(tmp_path_factory, worker_id, "tiny_load", _loader(tiny_ics))
+    """A home loaded once from the tiny ICS through the real Dagster job, under umask 000; read it, never
+    change it."""
+    folder = built_once(tmp_path_factory, worker_id, "tiny_load", _loader(tiny_ics, umask=CARELESS_UMASK))
     yield from _unchanged(Home(folder / "home"))
 
 

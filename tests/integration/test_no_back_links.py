@@ -1,17 +1,16 @@
-"""A load run under umask 000 in its own process: identifiable files stay private, and no warehouse
-column leads back to a landing row (issue #14 item 2).
+"""A load run under umask 000: identifiable files stay private, and no warehouse column leads back to a
+landing row (issue #14 item 2).
 
-One tiny synthetic ICS is generated and loaded by a child process whose umask is 000, as a careless
-service account would have it. Then: every file under landing and the identifiable zone is 0600 in a
-0700 folder; and no value of any warehouse column equals a landing file path, a (file, line) pair or a
-raw provider record id or local person id of the landing files.
+The session's tiny synthetic ICS is generated and loaded under umask 000, as a careless service account
+would have it (`tiny_ics` and `tiny_loaded`, tests/integration/conftest.py; the one shared load of
+that ICS, read only). Then: every file under landing and the identifiable zone is 0600 in a 0700
+folder; and no value of any warehouse column equals a landing file path, a (file, line) pair or a raw
+provider record id or local person id of the landing files.
 """
 
 from __future__ import annotations
 
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -22,34 +21,15 @@ from connectors.spec import EXTRACTS
 from core.layout import Home
 from pseudonymisation.lineage import RECORD_ID_COLUMNS
 
-# `slow`: a generate and a load in a child process; tests/conftest.py hands slow modules to workers first.
-pytestmark = pytest.mark.slow
-
-_CHILD = """
-import os, sys
-from pathlib import Path
-os.umask(0)
-import dagster as dg
-from core.layout import Home
-from pipelines.runner import load
-from synthetic import GeneratorConfig, generate
-data, home = Path(sys.argv[1]), Home(Path(sys.argv[2]))
-generate(GeneratorConfig(persons=400, seed=5, months=2), data)
-home.prepare()
-with dg.instance_for_test() as instance:
-    load(data=data, home=home, instance=instance)
-"""
-
 
 @pytest.fixture(scope="module")
-def loaded_umask_000(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Home]:
-    root = tmp_path_factory.mktemp("umask000")
-    data, home = root / "data", Home(root / "home")
-    child = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(data), str(home.root)], capture_output=True, text=True, timeout=900
-    )
-    assert child.returncode == 0, child.stderr[-2000:]
-    return data, home
+def loaded_umask_000(tiny_ics: Path, tiny_loaded: Home) -> tuple[Path, Home]:
+    """The tiny ICS and its shared load, both made under umask 000 (read only)."""
+    # The witness that the load ran under umask 000: the Dagster instance folder beside the home is
+    # made by the fixture with mkdir's default mode, which only an empty umask leaves at 0777.
+    instance = tiny_loaded.root.parent / "instance"
+    assert stat.S_IMODE(instance.stat().st_mode) == 0o777, oct(instance.stat().st_mode)
+    return tiny_ics, tiny_loaded
 
 
 def _modes(folder: Path) -> tuple[list[str], list[str]]:
