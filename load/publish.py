@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -36,8 +35,7 @@ def publish_warehouse(
 
     With `quality_checks`, every data quality expectation runs on the building file before the swap and
     its counts land in `dq_results` (a failing check never stops the publish: Dagster's blocking checks
-    stop what comes downstream). `timings`, if given, receives the seconds the quality checks took
-    (`quality`: the source checks, which overlap the making of the tables, plus the checks after it).
+    stop what comes downstream). `timings`, if given, receives the seconds the quality checks took.
     With `build` (`core.publish.build_path(home.warehouse, load)`), the warehouse is made in that private
     file and not published: the load adds its cohort tables and publishes it (`core.publish.publish_build`).
     `checks_run`: the Dagster run whose source checks kept their counts (`quality.kept_results`).
@@ -49,16 +47,12 @@ def publish_warehouse(
             home, run_id=load_id, run_at=built_at, as_of=built_at.date(), load=checks_run
         )
 
-    def timed(
-        step: Callable[[duckdb.DuckDBPyConnection], None],
-    ) -> Callable[[duckdb.DuckDBPyConnection], None]:
-        def run(con: duckdb.DuckDBPyConnection) -> None:
-            start = time.perf_counter()
-            step(con)
-            if timings is not None:
-                timings["quality"] = timings.get("quality", 0.0) + time.perf_counter() - start
-
-        return run
+    def timed(con: duckdb.DuckDBPyConnection) -> None:
+        assert hook is not None
+        start = time.perf_counter()
+        hook(con)
+        if timings is not None:
+            timings["quality"] = timings.get("quality", 0.0) + time.perf_counter() - start
 
     stats = build_warehouse(
         staged_dir=home.pseudo_staged_dir,
@@ -68,9 +62,7 @@ def publish_warehouse(
         load_id=load_id,
         built_at=built_at,
         codelists_dir=CODELISTS_DIR,
-        before_publish=timed(hook) if hook is not None else None,
-        # The source checks need no built table: they run while the tables are made.
-        alongside=timed(hook.source_checks) if hook is not None else None,
+        before_publish=timed if hook is not None else None,
         after_publish=hook.save if hook is not None else None,
         build=build,
         # The identifiable side hands the scan the GP master's names as keyed digests only.

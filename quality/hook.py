@@ -31,11 +31,7 @@ class QualityHook:
     Dagster checks, not the publish).
 
     With `load` (the Dagster run id), a source whose `dq_<source>` checks kept their counts for this
-    load from unchanged inputs is not evaluated again; `reused` names those sources.
-
-    The source checks read only the staged views and the reference tables, so a build may run them
-    while it makes its tables (`source_checks`, passed as `build_warehouse(alongside=)`); the call on
-    the built file then uses their results rather than evaluating the sources again."""
+    load from unchanged inputs is not evaluated again; `reused` names those sources."""
 
     def __init__(
         self, home: Home, *, run_id: str, run_at: datetime, as_of: date,
@@ -46,17 +42,11 @@ class QualityHook:
         self.run: QualityRun | None = None
         self.rates: pl.DataFrame | None = None
         self.reused: list[str] = []
-        self._sources: QualityRun | None = None
-
-    def source_checks(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Every source's results (kept or evaluated) on `con`, for the call on the built file."""
-        self._sources = self._source_run(con)
 
     def __call__(self, con: duckdb.DuckDBPyConnection) -> None:
         common = {"run_id": self.run_id, "run_at": self.run_at, "as_of": self.as_of, "config": self.config,
                   "engine": self.engine}  # fmt: skip
-        run = self._sources if self._sources is not None else self._source_run(con)
-        self._sources = None  # one build's source results serve that build only
+        run = self._source_run(con)
         run.results += run_warehouse_checks(con, **common).results  # type: ignore[arg-type]
         self.run, self.rates = run, linkage_rates(con, self.home.pseudo_staged_dir)
         run.results.append(fairness_result(self.rates, run_id=self.run_id, run_at=self.run_at))

@@ -26,7 +26,6 @@ from core.publish import swap_in, write_build
 from linkage.warehouse.books import publish_reconciliation
 from linkage.warehouse.checks import WarehouseCheckError, run_checks
 from linkage.warehouse.identifier_scan import scan_identifiers
-from linkage.warehouse.lanes import run_units, units_of
 from linkage.warehouse.opt_outs import publish_opt_outs, read_exact
 from linkage.warehouse.reference import load_reference
 from linkage.warehouse.schema import (
@@ -71,7 +70,6 @@ def build_warehouse(
     after_publish: Callable[[], None] | None = None,
     build: Path | None = None,
     identifier_names: NameDigests | None = None,
-    alongside: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> WarehouseStats:
     """Build the warehouse from `staged_dir/<source>/<YYYY-MM>.parquet` and publish it at `out_path`.
 
@@ -84,9 +82,6 @@ def build_warehouse(
     there for the load to add to and publish; `out_path` is then not touched.
     `identifier_names` (the GP master's names as keyed digests) feed the value-level identifier scan,
     which refuses to publish a text value shaped like an identifier (`identifier_scan.py`).
-    `alongside` runs on a cursor of its own while the SQL scripts make the tables (`lanes.py`): work
-    that reads only the `stg_<source>` views and the reference tables (e.g. the source checks); if it
-    raises, nothing is published.
     """
     if non_sharing_practices is None:
         default = reference_dir.parent / "registers" / "non_sharing_practices.csv"
@@ -99,7 +94,7 @@ def build_warehouse(
         else write_build(build, published=out_path, fresh=True, config=config)
     )
     with writer as con:
-        views = _stage(con, staged_dir)
+        _stage(con, staged_dir)
         load_reference(con, reference_dir, codelists_dir, non_sharing_practices)
         for kind_table, (kind_dir, schema) in OPS_TABLES.items():
             _load_parquet(con, kind_table, schema, sorted((ops_dir / kind_dir).glob("*.parquet")), temp=False)
@@ -110,12 +105,8 @@ def build_warehouse(
         )
         books = sorted((ops_dir / BOOKS_OPS_KIND).glob("*.parquet"))
         publish_reconciliation(con, books, opt_outs["opt_out_summary"])  # the exact books checked first
-        scripts = [
-            (s, resources.files("linkage.warehouse").joinpath("sql", s).read_text("utf-8"))
-            for s in _SQL_SCRIPTS
-        ]
-        (threads,) = con.execute("SELECT current_setting('threads')").fetchall()[0]
-        run_units(lambda: _cursor(con, views), units_of(scripts), lanes=int(threads), alongside=alongside)
+        for script in _SQL_SCRIPTS:
+            con.execute(resources.files("linkage.warehouse").joinpath("sql", script).read_text("utf-8"))
         pause_point("warehouse_built")
         (unclassified,) = con.execute(
             "SELECT count(*) FROM stg_mhsds WHERE upper(trim(record_type)) NOT IN ('REFERRAL', 'CONTACT', 'SPELL')"
@@ -142,40 +133,25 @@ def build_warehouse(
 BUILD_MEMORY_LIMIT = "3GB"
 
 
-def _stage(con: duckdb.DuckDBPyConnection, staged_dir: Path) -> list[str]:
-    """One typed temp view stg_<source> per source (empty when the source has no files yet); returns
-    the statements that made them, for the build's other cursors (temp views are per cursor)."""
-    return [
-        _load_parquet(
-            con, f"stg_{source}", schema, sorted((staged_dir / source).glob("*.parquet")), temp=True
-        )
-        for source, schema in STAGED_COLUMNS.items()
-    ]
-
-
-def _cursor(con: duckdb.DuckDBPyConnection, views: list[str]) -> duckdb.DuckDBPyConnection:
-    """A cursor of the building connection that sees the staged views, as `con` does."""
-    cur = con.cursor()
-    cur.execute("SET python_enable_replacements = false")
-    for view in views:
-        cur.execute(view)
-    return cur
+def _stage(con: duckdb.DuckDBPyConnection, staged_dir: Path) -> None:
+    """One typed temp table stg_<source> per source (empty when the source has no files yet)."""
+    for source, schema in STAGED_COLUMNS.items():
+        files = sorted((staged_dir / source).glob("*.parquet"))
+        _load_parquet(con, f"stg_{source}", schema, files, temp=True)
 
 
 def _load_parquet(
     con: duckdb.DuckDBPyConnection, table: str, schema: dict[str, str], files: list[Path], *, temp: bool
-) -> str:
-    """Create `table` with the allow-listed schema and insert the allow-listed columns of `files`;
-    returns the statement that did.
+) -> None:
+    """Create `table` with the allow-listed schema and insert the allow-listed columns of `files`.
 
     Identifiers come from the fixed schema dicts; the file list is bound as a parameter. Columns a file
     lacks stay null (union_by_name); a file carrying an identifying column is refused.
     """
     ddl = ", ".join(f"{col} {dtype}" for col, dtype in schema.items())
     if not files:
-        statement = f"CREATE {'TEMP ' if temp else ''}TABLE {table} ({ddl})"
-        con.execute(statement)
-        return statement
+        con.execute(f"CREATE {'TEMP ' if temp else ''}TABLE {table} ({ddl})")
+        return
     paths = {"files": [str(f) for f in files]}
     described = con.execute("DESCRIBE SELECT * FROM read_parquet($files, union_by_name = true)", paths)
     present = {row[0] for row in described.fetchall()}
@@ -190,11 +166,9 @@ def _load_parquet(
     if temp:
         # Staged sources are read straight from parquet (a view): copying tens of millions of rows
         # into temp tables first cost time and memory for nothing.
-        statement = f"CREATE TEMP VIEW {table} AS {select}"
+        con.execute(f"CREATE TEMP VIEW {table} AS {select}")
     else:
-        statement = f"CREATE TABLE {table} AS {select}"
-    con.execute(statement)
-    return statement
+        con.execute(f"CREATE TABLE {table} AS {select}")
 
 
 def _file_list(files: list[Path]) -> str:
