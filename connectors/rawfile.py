@@ -242,6 +242,8 @@ def _good_bytes(data: bytes, body_start: int, lines: pl.DataFrame) -> bytes:
     inner line ends in its text), so running sums of those sizes give every record's byte range; only
     the few bad lines' ranges are looked up, and the runs between them are copied whole.
     """
+    if lines.is_empty():  # a header and blank lines only: no record, nothing to copy
+        return b""
     size = lines[RAW].str.len_bytes().fill_null(0).cast(pl.Int64) + 1
     end = size.cum_sum()
     bad = (~lines["ok"]).arg_true()

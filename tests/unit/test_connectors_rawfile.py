@@ -179,6 +179,14 @@ def test_all_lines_malformed(tmp_path: Path) -> None:
     result.reconcile()
 
 
+def test_a_header_followed_only_by_blank_lines_loads_nothing_and_fails_nothing(tmp_path: Path) -> None:
+    result = _ingest(tmp_path, _write(tmp_path, HEADER + "\n\n\n"))
+    assert result.records.height == 0
+    assert result.quarantine.height == 0
+    assert result.reconciliation.rows_in == 0
+    result.reconcile()
+
+
 def test_well_formed_checks_only_quoted_lines_past_the_comma_count() -> None:
     """Every shape of line against a 3-field header: the comma count decides lines without a quote (and
     lines whose only quotes are empty '""' fields); lines with any other quote take the record pattern."""
