@@ -48,7 +48,7 @@ def run_stages(
         link_counts.update(steps.cluster_untraced(home))
     with timer.stage("token_map_and_vault"):
         people = steps.build_token_map(home, keys, registers)
-    with timer.stage("deidentify"):  # every source's files in one pool (Dagster: one asset per source)
+    with timer.stage("deidentify"):  # every source's files in one pool, as Dagster's one step does
         loaded = sum(c.loaded for c in steps.pseudonymise_sources(EXTRACTS, home, keys, registers).values())
     quality_seconds: dict[str, float] = {}
     with timer.stage("warehouse_build_and_quality"):

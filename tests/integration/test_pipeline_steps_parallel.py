@@ -26,8 +26,9 @@ def landing(tiny_ics: Path) -> Path:
 def load(
     landing: Path, root: Path, keys_dir: Path, *, pooled: bool = False
 ) -> tuple[Home, list[steps.MonthOutcome], dict[str, steps.StageCounts]]:
-    """Ingest every file and pseudonymise every source (keys from `keys_dir`): source by source, as each
-    Dagster asset does, or with `pooled` every source's files at once, as `phm bench pipeline` does."""
+    """Ingest every file and pseudonymise every source (keys from `keys_dir`): source by source, or with
+    `pooled` every source's files at once, as Dagster's `pseudonymised_sources` step and `phm bench
+    pipeline` do."""
     home = Home(root).prepare()
     registers = steps.load_registers(landing, home)
     pairs = [(s, m) for s in EXTRACTS for m in steps.landing_months(landing)]
