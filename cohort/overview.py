@@ -60,21 +60,29 @@ def _series(
     return {g: [look.get((g, v)) for v in x] for g in groups if any(look.get((g, v)) for v in x)}
 
 
-def _estimates(
-    cells: data.Cells, area: data.Area, measure: str
-) -> dict[str, tuple[list[str], list[Any], list[Any], list[Any]]]:
-    out = {}
+# One chart's estimates: dimension label -> (categories, values, lows, highs).
+Estimates = dict[str, tuple[list[str], list[Any], list[Any], list[Any]]]
+
+
+def _estimates(cells: data.Cells, area: data.Area) -> dict[str, Estimates]:
+    """measure ("ltc", "emergency") -> its `Estimates`.
+
+    Both measures come from one `rates_by` per dimension: its protected tables serve both."""
+    out: dict[str, Estimates] = {"ltc": {}, "emergency": {}}
     for label, dim in (("IMD quintile", "imd_quintile"), ("ethnic group", "ethnic_group")):
-        rates = data.rates_by(cells, area, dim).filter(pl.col("measure") == measure)
-        out[label] = (
-            [f"{label.split()[0]} {v}" if dim == "imd_quintile" else str(v) for v in rates[dim]],
-            rates["value"].to_list(), rates["low"].to_list(), rates["high"].to_list(),
-        )  # fmt: skip
+        both = data.rates_by(cells, area, dim)
+        for measure, by_dim in out.items():
+            rates = both.filter(pl.col("measure") == measure)
+            by_dim[label] = (
+                [f"{label.split()[0]} {v}" if dim == "imd_quintile" else str(v) for v in rates[dim]],
+                rates["value"].to_list(), rates["low"].to_list(), rates["high"].to_list(),
+            )  # fmt: skip
     return out
 
 
 def _figures(cells: data.Cells, area: data.Area, places: dict[str, str], pcn_of: dict[str, str],
              dq: pl.DataFrame, history: list[dict[str, Any]]) -> tuple[dict[str, charts.Figure], dict[str, str]]:  # fmt: skip
+    cells = data.within(cells, area)  # every table below reads only this area's practices
     people = data.people_table(cells, area, ["age_band", "sex"])
     bands = list(data.AGE_BANDS)
     by_sex = _series(people, "age_band", bands, "sex", ["male", "female"])
@@ -97,6 +105,7 @@ def _figures(cells: data.Cells, area: data.Area, places: dict[str, str], pcn_of:
     zmin = charts.rate_floor([v for row in z for v in row])
     loads = [h["load"] for h in history]
     cohort_ids = sorted({c for h in history for c in h["sizes"].get(area.key, {})})
+    estimates = _estimates(cells, area)
     figures = {
         "pyramid": charts.pyramid(bands, by_sex.get("male", [None] * len(bands)), by_sex.get("female", [None] * len(bands)),
                                   names=("male", "female"), title="Age and sex"),
@@ -104,9 +113,9 @@ def _figures(cells: data.Cells, area: data.Area, places: dict[str, str], pcn_of:
                              horizontal=True, y_title="people"),
         "segments": charts.bars(_series(segments, "pcn", pcns, "segment", [*SEGMENTS, "not segmented"]), x=pcns,
                                 title="Bridges to Health segments by PCN", stacked=True, y_title="people", x_title="PCN"),
-        "ltc": charts.estimates(_estimates(cells, area, "ltc"), title="Long-term condition prevalence per 1,000",
+        "ltc": charts.estimates(estimates["ltc"], title="Long-term condition prevalence per 1,000",
                                 y_title="per 1,000 people"),
-        "emergency": charts.estimates(_estimates(cells, area, "emergency"), title="Emergency admissions per 1,000 (12 months)",
+        "emergency": charts.estimates(estimates["emergency"], title="Emergency admissions per 1,000 (12 months)",
                                       y_title="per 1,000 people"),
         "missing": charts.bars(_series(missing, "place", mplaces, "measure", sorted(set(missing["measure"]))), x=mplaces,
                                title="Who is missing, by place", y_title="people or records", x_title="place"),

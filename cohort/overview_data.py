@@ -121,6 +121,12 @@ def _in(frame: pl.DataFrame, area: Area) -> pl.DataFrame:
     return frame.filter(pl.col("practice_code").is_in(sorted(area.practices)))
 
 
+def within(cells: Cells, area: Area) -> Cells:
+    """`cells` restricted to `area`'s practices, once per area (the tables below filter again, cheaply):
+    the same figures as from the whole `cells`."""
+    return Cells(_in(cells.people, area), _in(cells.missing, area), _in(cells.cohorts, area), cells.opt_outs)
+
+
 def protected(frame: pl.DataFrame, by: list[str], value: str = "n") -> pl.DataFrame:
     """Sum `value` over `by` and protect the table (cells only, totals dropped): by..., n, n_display."""
     # Sorted: secondary suppression picks among cells in the order it sees them, and group_by's order
