@@ -91,9 +91,7 @@ def _figures(cells: data.Cells, area: data.Area, places: dict[str, str], pcn_of:
     people_pcn = cells.people.with_columns(
         pl.col("practice_code").replace_strict(pcn_of, default="unknown").alias("pcn")
     )
-    segments = data.protected(
-        people_pcn.filter(pl.col("practice_code").is_in(sorted(area.practices))), ["segment", "pcn"]
-    )
+    segments = data.protected(people_pcn, ["segment", "pcn"])
     pcns = sorted(set(segments["pcn"]))
     missing = data.missing_table(cells, area, places)
     mplaces = sorted(set(missing["place"]))

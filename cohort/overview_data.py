@@ -122,8 +122,8 @@ def _in(frame: pl.DataFrame, area: Area) -> pl.DataFrame:
 
 
 def within(cells: Cells, area: Area) -> Cells:
-    """`cells` restricted to `area`'s practices, once per area (the tables below filter again, cheaply):
-    the same figures as from the whole `cells`."""
+    """`cells` restricted to `area`'s practices, made once per area: every table of this module gives the
+    same figures from it as from the whole `cells` (they filter again, now over the area's rows only)."""
     return Cells(_in(cells.people, area), _in(cells.missing, area), _in(cells.cohorts, area), cells.opt_outs)
 
 

@@ -6,17 +6,12 @@ from __future__ import annotations
 import polars as pl
 
 from cohort.overview_data import OPT_OUT_MEASURE, Area, Cells, missing_table
+from tests.fixtures.overview_cells import MISSING, PLACES
 
-PLACES = {"P1": "X", "P2": "X", "P3": "Y"}
 OPT_OUTS = pl.DataFrame(
     [("practice", "P1", None, "*"), ("practice", "P2", 40, "40"), ("practice", "P3", 20, "20"),
      ("pcn", "A", 45, "45"), ("pcn", "B", 20, "20"), ("place", "X", 45, "45"), ("place", "Y", 20, "20")],
     schema={"level": pl.String, "area": pl.String, "n": pl.Int64, "n_display": pl.String},
-    orient="row",
-)  # fmt: skip
-MISSING = pl.DataFrame(
-    [("P1", "not traced (pseudo-ID)", 12), ("P2", "not traced (pseudo-ID)", 9), ("P3", "not traced (pseudo-ID)", 30)],
-    schema={"practice_code": pl.String, "measure": pl.String, "n": pl.Int64},
     orient="row",
 )  # fmt: skip
 CELLS = Cells(pl.DataFrame(), MISSING, pl.DataFrame(), OPT_OUTS)

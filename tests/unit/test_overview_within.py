@@ -16,8 +16,8 @@ from cohort.overview_data import (
     rates_by,
     within,
 )
+from tests.fixtures.overview_cells import MISSING, PLACES
 
-PLACES = {"P1": "X", "P2": "X", "P3": "Y"}
 PEOPLE = pl.DataFrame(
     [("P1", "70-79", "female", "1", "White", "high", True, 9, 4), ("P1", "0-9", "male", "5", "Asian", "low", False, 3, 0),
      ("P2", "70-79", "female", "1", "White", "high", True, 40, 12), ("P2", "20-29", "male", "2", "Black", "low", False, 14, 1),
@@ -25,11 +25,6 @@ PEOPLE = pl.DataFrame(
     schema={"practice_code": pl.String, "age_band": pl.String, "sex": pl.String, "imd_quintile": pl.String,
             "ethnic_group": pl.String, "risk_tier": pl.String, "has_ltc": pl.Boolean, "n": pl.Int64,
             "emergency": pl.Int64},
-    orient="row",
-)  # fmt: skip
-MISSING = pl.DataFrame(
-    [("P1", "not traced (pseudo-ID)", 12), ("P2", "not traced (pseudo-ID)", 9), ("P3", "not traced (pseudo-ID)", 30)],
-    schema={"practice_code": pl.String, "measure": pl.String, "n": pl.Int64},
     orient="row",
 )  # fmt: skip
 COHORTS = pl.DataFrame(
