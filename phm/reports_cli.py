@@ -3,7 +3,9 @@ over HTTP on 127.0.0.1, so the links in the Dagster UI open in a browser (file:/
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -12,6 +14,10 @@ from core.errors import Refused, UsageError
 from core.layout import DEFAULT_HOME, Home
 
 __all__ = ["register_reports"]
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def register_reports(app: typer.Typer) -> None:
@@ -40,8 +46,14 @@ def register_reports(app: typer.Typer) -> None:
         except OSError as exc:
             raise Refused(f"cannot serve on {HOST}:{port}: {exc.strerror}") from None
         bound = httpd.server_address[1]
-        typer.echo(f"serving {reports} at http://{HOST}:{bound}/site/index.html (Ctrl-C to stop)", err=False)
+        # SIGTERM (a supervisor, `kill`, a test's terminate()) stops the server as Ctrl-C does. Set
+        # explicitly: a process started with SIGINT ignored (`nohup ... &`) that ran Dagster in-process
+        # has SIGTERM ignored too (Dagster maps SIGTERM to SIGINT's handler), and children inherit that.
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
+            typer.echo(
+                f"serving {reports} at http://{HOST}:{bound}/site/index.html (Ctrl-C to stop)", err=False
+            )
             httpd.serve_forever()
         except KeyboardInterrupt:
             pass

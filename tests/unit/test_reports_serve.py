@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import urllib.error
@@ -59,3 +60,27 @@ def test_bad_serve_options(tmp_path: Path, args: list[str], code: int, message: 
     result = phm("reports", "serve", "--home", str(tmp_path / "nohome"), *args)
     assert result.returncode == code
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def _ignore_sigterm() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def test_sigterm_stops_the_server_even_when_inherited_as_ignored(tmp_path: Path) -> None:
+    # A parent started with SIGINT ignored (`nohup ... &`) that ran Dagster in-process passes SIGTERM on
+    # ignored; the server must still stop on SIGTERM, as a supervisor or `kill` expects.
+    (tmp_path / "home" / "reports").mkdir(parents=True)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "phm.cli", "reports", "serve", "--home", str(tmp_path / "home"), "--port", "0"],
+        stdout=subprocess.PIPE, text=True, preexec_fn=_ignore_sigterm,
+    )  # fmt: skip
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().startswith("serving ")  # the handler is set before this line
+        child.terminate()
+        assert child.wait(timeout=30) == 0
+    finally:
+        child.kill()
+        child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
