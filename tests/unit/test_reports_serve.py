@@ -7,6 +7,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,12 @@ def _status(url: str) -> int:
         return exc.code
 
 
+def _serve(home: Path, preexec_fn: Callable[[], None] | None = None) -> subprocess.Popen[str]:
+    """`phm reports serve --home HOME` on any free port, in a real process whose stdout the test reads."""
+    args = [sys.executable, "-m", "phm.cli", "reports", "serve", "--home", str(home), "--port", "0"]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, text=True, preexec_fn=preexec_fn)
+
+
 def test_serves_reports_only(tmp_path: Path) -> None:
     reports = tmp_path / "home" / "reports"
     (reports / "site").mkdir(parents=True)
@@ -27,10 +34,7 @@ def test_serves_reports_only(tmp_path: Path) -> None:
     (reports / "empty").mkdir()
     (tmp_path / "home" / "secret.txt").write_text("not a report")
     (reports / "link.txt").symlink_to(tmp_path / "home" / "secret.txt")
-    child = subprocess.Popen(
-        [sys.executable, "-m", "phm.cli", "reports", "serve", "--home", str(tmp_path / "home"), "--port", "0"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    child = _serve(tmp_path / "home")
     try:
         assert child.stdout is not None
         line = child.stdout.readline()  # printed once the socket is bound
@@ -70,10 +74,7 @@ def test_sigterm_stops_the_server_even_when_inherited_as_ignored(tmp_path: Path)
     # A parent started with SIGINT ignored (`nohup ... &`) that ran Dagster in-process passes SIGTERM on
     # ignored; the server must still stop on SIGTERM, as a supervisor or `kill` expects.
     (tmp_path / "home" / "reports").mkdir(parents=True)
-    child = subprocess.Popen(
-        [sys.executable, "-m", "phm.cli", "reports", "serve", "--home", str(tmp_path / "home"), "--port", "0"],
-        stdout=subprocess.PIPE, text=True, preexec_fn=_ignore_sigterm,
-    )  # fmt: skip
+    child = _serve(tmp_path / "home", preexec_fn=_ignore_sigterm)
     try:
         assert child.stdout is not None
         assert child.stdout.readline().startswith("serving ")  # the handler is set before this line
